@@ -14,7 +14,13 @@ from riskstream.events.schemas import (
     ProfileUpdated,
     PromoApplied,
 )
-from riskstream.events.topics import ACTIVITY_TOPICS, DEFAULT_PARTITIONS, EVENT_TYPES, TOPIC_EVENTS, topic_of
+from riskstream.events.topics import (
+    ACTIVITY_TOPICS,
+    DEFAULT_PARTITIONS,
+    EVENT_TYPES,
+    TOPIC_EVENTS,
+    topic_of,
+)
 
 __all__ = [
     "ACTIVITY_TOPICS",

@@ -32,7 +32,9 @@ __all__ = [
 SCHEMA_VERSION = 1
 
 
-class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", forbid_unknown_fields=False):
+class Event(
+    msgspec.Struct, frozen=True, kw_only=True, tag_field="type", forbid_unknown_fields=False
+):
     """Fields every event carries.
 
     ``event_id`` is unique per event (producers derive it deterministically where they can,

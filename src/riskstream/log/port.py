@@ -112,7 +112,9 @@ class Consumer(Protocol):
         """Continue an assigned partition from ``offset``."""
         ...
 
-    def seek_to_timestamp(self, timestamp: int, partitions: Sequence[TopicPartition] | None = None) -> None:
+    def seek_to_timestamp(
+        self, timestamp: int, partitions: Sequence[TopicPartition] | None = None
+    ) -> None:
         """Continue from the first record with timestamp >= ``timestamp`` (or the end)."""
         ...
 
@@ -152,7 +154,9 @@ class EventLog(Protocol):
     @property
     def admin(self) -> Admin: ...
 
-    def producer(self, *, on_delivery: DeliveryCallback | None = None, linger_ms: int = 5) -> Producer:
+    def producer(
+        self, *, on_delivery: DeliveryCallback | None = None, linger_ms: int = 5
+    ) -> Producer:
         """A new producer; ``linger_ms`` trades latency for batch size."""
         ...
 

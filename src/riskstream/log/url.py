@@ -47,5 +47,5 @@ def open_log(url: str = DEFAULT_LOG_URL, *, options: Mapping[str, str] | None = 
     if url.startswith("memory:"):
         from riskstream.log.memory import MemoryLog  # noqa: PLC0415
 
-        return MemoryLog.shared(url)
+        return MemoryLog()
     raise ConfigError(f"unknown log URL scheme (expected embedded:, kafka:// or memory:): {url!r}")

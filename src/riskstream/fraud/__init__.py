@@ -1,0 +1,1 @@
+"""riskstream.fraud (built by later layers)."""

@@ -1,0 +1,1 @@
+"""riskstream.services (built by later layers)."""

@@ -1,0 +1,1 @@
+"""riskstream.sim (built by later layers)."""

@@ -1,0 +1,1 @@
+"""riskstream.state (built by later layers)."""

@@ -1,0 +1,1 @@
+"""riskstream.stream (built by later layers)."""
