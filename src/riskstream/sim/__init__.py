@@ -1,1 +1,5 @@
-"""riskstream.sim (built by later layers)."""
+"""Traffic simulation: plausible user sessions as events."""
+
+from riskstream.sim.sessions import SessionSimulator
+
+__all__ = ["SessionSimulator"]
