@@ -27,6 +27,7 @@
 #   RISKSTREAM_KAFKA_START_TIMEOUT  seconds to wait for the cluster to be ready (default 90)
 #   RISKSTREAM_KAFKA_STOP_TIMEOUT   seconds to wait after SIGTERM before SIGKILL (default 30)
 #   JAVA_HOME                       Java to use (default: `java` on PATH)
+# shellcheck disable=SC2015  # "check && check || die" is meant: die when either check fails.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -71,7 +72,8 @@ find_java() {
         die "java not found: Kafka ${VERSION} needs Java 17 or newer (apt-get install openjdk-17-jre-headless)"
     fi
     local line major
-    line="$("$JAVA" -version 2>&1 | head -n1)"
+    line="$("$JAVA" -version 2>&1)" || die "$JAVA -version failed: $line"
+    line="${line%%$'\n'*}"
     major="$(sed -n 's/.*version "\([0-9]*\)[."].*/\1/p' <<<"$line")"
     if [[ "$major" == "1" ]]; then major=8; fi
     if ! is_uint "${major:-x}" || ((major < 17)); then
@@ -95,6 +97,7 @@ ensure_libs() {
         dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" 2>&1 |
         sed 's/\x1b\[[0-9;]*m//g' >&2; then
         rm -rf "$tmp"
+        rmdir "$CACHE_DIR/$VERSION" 2>/dev/null || true
         die "Maven could not resolve org.apache.kafka:kafka_2.13:$VERSION (see the output above)"
     fi
     compgen -G "$tmp/kafka_2.13-*.jar" >/dev/null || die "Maven finished but no kafka_2.13 jar is in $tmp"
@@ -215,10 +218,16 @@ group.initial.rebalance.delay.ms=0
 num.recovery.threads.per.data.dir=1
 log.retention.hours=24
 log.segment.bytes=67108864
+# Retention and compaction act within seconds, so tests can observe them (defaults: minutes).
+log.retention.check.interval.ms=1000
+log.cleaner.backoff.ms=500
+log.segment.delete.delay.ms=0
 EOF
     cat >"$dir/log4j2.properties" <<EOF
 # Written by scripts/kafka.sh: node $id logs to $dir/logs/server.log.
 status = warn
+# Keep logging while Kafka shuts down (its own hook logs the shutdown).
+shutdownHook = disable
 appender.file.type = RollingFile
 appender.file.name = FILE
 appender.file.fileName = $dir/logs/server.log
@@ -255,7 +264,8 @@ format_storage() {
     for ((i = 1; i <= NODES; i++)); do
         local args=(format --config "$(node_dir "$i")/server.properties" --cluster-id "$CLUSTER_ID")
         if ((NODES == 1)); then args+=(--standalone); else args+=(--initial-controllers "$initial"); fi
-        "$JAVA" -Xmx256m -Dlog4j2.configurationFile="$RUN_DIR/tools-log4j2.properties" \
+        "$JAVA" -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC \
+            -Dlog4j2.configurationFile="$RUN_DIR/tools-log4j2.properties" \
             -cp "$LIBS/*" kafka.tools.StorageTool "${args[@]}" >"$(node_dir "$i")/format.out" 2>&1 &
         pids+=($!)
     done
@@ -285,6 +295,7 @@ launch_node() {
         echo "=== $(date '+%Y-%m-%d %H:%M:%S') launching node $id"
     } >>"$dir/kafka.out"
     # shellcheck disable=SC2086  # HEAP_OPTS is a list of JVM options
+    # shellcheck disable=SC2016  # $$ and $@ belong to the inner bash, which writes its pid then execs java
     setsid nohup bash -c 'echo $$ >"$0" && exec "$@"' "$dir/kafka.pid" \
         "$JAVA" $HEAP_OPTS -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
         -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
@@ -303,7 +314,10 @@ node_ready() {
     offset="$(cat "$dir/log.offset" 2>/dev/null || echo 0)"
     [[ -f "$dir/logs/server.log" ]] || return 1
     if (($(stat -c %s "$dir/logs/server.log") < offset)); then offset=0; fi
-    tail -c +"$((offset + 1))" "$dir/logs/server.log" | grep -q "$READY_MARKER"
+    # (grep -c reads all its input: grep -q could SIGPIPE tail, which pipefail turns into a failure.)
+    local hits
+    hits="$(tail -c +"$((offset + 1))" "$dir/logs/server.log" | grep -cF "$READY_MARKER" || true)"
+    ((${hits:-0} > 0))
 }
 
 show_node_logs() {
@@ -325,6 +339,17 @@ live_broker_count() {
     grep -cE '^[^ ]+ \(id: [0-9]+ ' <<<"$out" || true
 }
 
+# A fresh `start` that fails stops what it started (the logs stay for inspection).
+STOP_ON_FAILURE=0
+fail_start() {
+    if ((STOP_ON_FAILURE)); then
+        local i ids=()
+        for ((i = 1; i <= NODES; i++)); do ids+=("$i"); done
+        STOP_TIMEOUT=10 stop_nodes "${ids[@]}"
+    fi
+    die "$@"
+}
+
 # Wait until the given nodes have started and the cluster reports $NODES live brokers.
 wait_ready() {
     local deadline=$((SECONDS + START_TIMEOUT)) id pending=("$@") still
@@ -333,7 +358,7 @@ wait_ready() {
         for id in "${pending[@]}"; do
             if ! node_alive "$id"; then
                 show_node_logs "$id"
-                die "node $id exited during startup (logs above)"
+                fail_start "node $id exited during startup (logs above)"
             fi
             node_ready "$id" || still+=("$id")
         done
@@ -341,7 +366,7 @@ wait_ready() {
         ((${#pending[@]} == 0)) && break
         if ((SECONDS >= deadline)); then
             for id in "${pending[@]}"; do show_node_logs "$id"; done
-            die "node(s) ${pending[*]} not ready after ${START_TIMEOUT}s (logs above); run 'scripts/kafka.sh stop' to clean up"
+            fail_start "node(s) ${pending[*]} not ready after ${START_TIMEOUT}s (logs above)"
         fi
         sleep 0.3
     done
@@ -353,7 +378,7 @@ wait_ready() {
         n="$(live_broker_count "$bootstrap" || echo 0)"
         ((n >= want)) && break
         if ((SECONDS >= deadline)); then
-            die "the cluster reports $n live broker(s), expected $want, after ${START_TIMEOUT}s; see .cache/kafka/run/node-*/logs/server.log"
+            fail_start "the cluster reports $n live broker(s), expected $want, after ${START_TIMEOUT}s; see .cache/kafka/run/node-*/logs/server.log"
         fi
         sleep 0.5
     done
@@ -408,13 +433,20 @@ cmd_start() {
         esac
     done
     if [[ -n "$want" ]]; then
-        is_uint "$want" && ((want >= 1 && want <= 9)) || die "--brokers must be a number from 1 to 9, got '$want'"
+        is_uint "$want" && ((10#$want >= 1 && 10#$want <= 9)) || die "--brokers must be a number from 1 to 9, got '$want'"
+        want=$((10#$want))
     fi
 
     # Already running?
     if load_state && (($(alive_count) > 0)); then
         if [[ -n "$want" && "$want" != "$NODES" ]]; then
             die "a $NODES-node cluster is already running ($(bootstrap_servers)); run 'scripts/kafka.sh stop' first"
+        fi
+        if [[ -n "${RISKSTREAM_KAFKA_BASE_PORT:-}" && "$RISKSTREAM_KAFKA_BASE_PORT" != "$BASE_PORT" ]]; then
+            log "note: the running cluster uses base port $BASE_PORT, not RISKSTREAM_KAFKA_BASE_PORT=$RISKSTREAM_KAFKA_BASE_PORT (stop it to change)"
+        fi
+        if [[ "$REQUESTED_VERSION" != "$VERSION" ]]; then
+            log "note: the running cluster is Kafka $VERSION, not $REQUESTED_VERSION (stop it to change)"
         fi
         find_java
         LIBS="$CACHE_DIR/$VERSION/libs"
@@ -469,11 +501,13 @@ EOF
     format_storage
     log "starting Kafka $VERSION: $NODES combined broker+controller node(s), data in ${RUN_DIR#"$REPO_ROOT"/}"
     local ids=()
+    STOP_ON_FAILURE=1
     for ((i = 1; i <= NODES; i++)); do
         launch_node "$i"
         ids+=("$i")
     done
     wait_ready "${ids[@]}"
+    STOP_ON_FAILURE=0
     log "Kafka $VERSION ready in $((SECONDS - t0))s; bootstrap servers:"
     bootstrap_servers
 }
