@@ -104,7 +104,14 @@ class EventDecodeError(EventError):
 
 
 class LogError(RiskstreamError):
-    """A failure of the event log or of one of its backends."""
+    """A failure of the event log or of one of its backends.
+
+    ``code`` names the backend's error when there is one (e.g. ``UNKNOWN_TOPIC_OR_PART``).
+    """
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class LogClosedError(LogError):

@@ -3,10 +3,11 @@
 Semantics every backend honours (the contract tests in ``tests/contract`` hold them to it):
 
 * A record's partition is ``partition_for(key, partitions)`` unless the producer names one;
-  records without a key are spread round-robin.
+  records without a key are spread over the partitions.
 * Within a partition, offsets are dense and increasing, and order is the produce order.
 * ``produce`` buffers; a record is *acknowledged* once its delivery report arrives with no
   error (from ``poll``/``flush``). Acknowledged records survive a crash of the producer.
+  Reports for one partition arrive in produce order; across partitions the order is unspecified.
 * Consumers in a group split the partitions of their subscribed topics; each partition has
   at most one owner. ``on_assign``/``on_revoke`` are *incremental*: they name only the
   partitions gained or lost, and run inside ``poll``. A revoked partition's offsets should

@@ -1,0 +1,420 @@
+"""The Kafka consumer: group membership, manual assignment, batches of ``Record``."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Final, NoReturn
+
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    OFFSET_END,
+    OFFSET_INVALID,
+    KafkaError,
+    KafkaException,
+    Message,
+)
+from confluent_kafka import Consumer as _CkConsumer
+from confluent_kafka import TopicPartition as _CkPartition
+
+from riskstream.errors import (
+    CommitFailedError,
+    ConsumerError,
+    LogClosedError,
+    NotAssignedError,
+)
+from riskstream.log.kafka.errors import commit_error, creation_error, error_code, translate
+from riskstream.log.port import AssignmentCallback, OffsetReset
+from riskstream.log.records import Record, TopicPartition
+
+__all__ = ["KafkaConsumer"]
+
+_log = logging.getLogger(__name__)
+
+_EOF: Final = KafkaError._PARTITION_EOF
+# Reported through the consumer queue but not failures of this consumer: librdkafka retries
+# or has already recovered. An offset reset means retention passed the position; an exceeded
+# poll interval has already surfaced as lost partitions (on_revoke), and the next poll rejoins.
+_INFORMATIONAL: Final = frozenset(
+    {KafkaError._AUTO_OFFSET_RESET, KafkaError._TRANSPORT, KafkaError._MAX_POLL_EXCEEDED}
+)
+# seek() on a partition whose fetcher has not started yet (just assigned).
+_NOT_STARTED: Final = frozenset({KafkaError._STATE, KafkaError._UNKNOWN_PARTITION})
+_WAIT_SLICE_S: Final = 0.2
+# Bound for the blocking metadata/offset requests (committed, offsets_for_times, watermarks).
+_REQUEST_TIMEOUT_S: Final = 30.0
+
+
+def _closed(*_args: object, **_kwargs: object) -> NoReturn:
+    raise LogClosedError("consumer is closed")
+
+
+def _ck(partitions: Iterable[TopicPartition], offset: int = OFFSET_INVALID) -> list[_CkPartition]:
+    return [_CkPartition(topic, partition, offset) for topic, partition in partitions]
+
+
+def _ours(partitions: Iterable[_CkPartition]) -> list[TopicPartition]:
+    return sorted(TopicPartition(p.topic, p.partition) for p in partitions)
+
+
+class KafkaConsumer:
+    """A librdkafka consumer behind the port.
+
+    Rebalances: librdkafka (cooperative-sticky) hands our trampolines only the delta; they
+    call the user's incremental callbacks and then ``incremental_assign``/``unassign``
+    themselves. The user's ``on_assign`` runs *before* the partitions are handed to the
+    fetcher, so a ``seek`` inside it just sets the starting offset instead of racing the
+    fetch start. Lost partitions leave our ownership before the user's ``on_revoke`` runs,
+    so committing them fails as the port says.
+    """
+
+    def __init__(
+        self, config: dict[str, str], *, group_id: str | None, auto_offset_reset: OffsetReset
+    ) -> None:
+        try:
+            self._consumer = _CkConsumer(config)
+        except KafkaException as exc:
+            raise creation_error(exc, "consumer", ConsumerError) from exc
+        # Messages are read as Any: the stubs make every field optional (error events carry
+        # none), and casting each field of each message would cost calls on the hot path.
+        self._consume: Callable[[int, float], list[Any]] = self._consumer.consume
+        self._group = group_id
+        self._reset = auto_offset_reset
+        self._subscribed = False
+        self._owned: set[TopicPartition] = set()
+        self._at_end: set[TopicPartition] = set()
+        # Offsets chosen by seek(). librdkafka reports no position after a seek until a
+        # record arrives, so position() and commit() answer from here meanwhile.
+        self._sought: dict[TopicPartition, int] = {}
+        # The partitions being handed over while on_assign runs.
+        self._gaining: frozenset[TopicPartition] = frozenset()
+        self._on_assign: AssignmentCallback | None = None
+        self._on_revoke: AssignmentCallback | None = None
+
+    # -- membership -------------------------------------------------------------------
+
+    def subscribe(
+        self,
+        topics: Sequence[str],
+        *,
+        on_assign: AssignmentCallback | None = None,
+        on_revoke: AssignmentCallback | None = None,
+    ) -> None:
+        self._check_open()
+        if self._group is None:
+            raise ValueError("subscribe needs a consumer created with a group_id")
+        if self._owned and not self._subscribed:
+            self._consumer.unassign()
+            self._disown(list(self._owned))
+        self._on_assign, self._on_revoke = on_assign, on_revoke
+        try:
+            self._consumer.subscribe(
+                list(topics),
+                on_assign=self._assigned,
+                on_revoke=self._revoked,
+                on_lost=self._lost,
+            )
+        except KafkaException as exc:
+            raise translate(exc, f"cannot subscribe to {list(topics)}", ConsumerError) from exc
+        self._subscribed = True
+
+    def _assigned(self, _consumer: _CkConsumer, partitions: list[_CkPartition]) -> None:
+        gained = _ours(partitions)
+        self._owned.update(gained)
+        self._gaining = frozenset(gained)
+        try:
+            if gained and self._on_assign is not None:
+                self._on_assign(gained)
+        finally:
+            self._gaining = frozenset()
+            sought = self._sought
+            # OFFSET_INVALID: the committed offset, else auto.offset.reset.
+            self._consumer.incremental_assign(
+                [
+                    _CkPartition(tp.topic, tp.partition, sought.get(tp, OFFSET_INVALID))
+                    for tp in gained
+                ]
+            )
+
+    def _revoked(self, _consumer: _CkConsumer, partitions: list[_CkPartition]) -> None:
+        lost = _ours(partitions)
+        try:
+            # Still owned here: the callback may commit what it processed.
+            if lost and self._on_revoke is not None:
+                self._on_revoke(lost)
+        finally:
+            self._disown(lost)
+            self._consumer.incremental_unassign(partitions)
+
+    def _lost(self, _consumer: _CkConsumer, partitions: list[_CkPartition]) -> None:
+        lost = _ours(partitions)
+        # Another member may already own them: disown first so commits fail.
+        self._disown(lost)
+        try:
+            if lost and self._on_revoke is not None:
+                self._on_revoke(lost)
+        finally:
+            self._consumer.incremental_unassign(partitions)
+
+    def _disown(self, partitions: list[TopicPartition]) -> None:
+        self._owned.difference_update(partitions)
+        self._at_end.difference_update(partitions)
+        for tp in partitions:
+            self._sought.pop(tp, None)
+
+    def assign(self, partitions: Sequence[TopicPartition]) -> None:
+        self._check_open()
+        if self._subscribed:
+            raise ValueError("assign() on a subscribed consumer: partitions come from the group")
+        wanted = [
+            TopicPartition(topic, partition) for topic, partition in dict.fromkeys(partitions)
+        ]
+        if self._group is None:
+            # No committed offsets to look up: start straight from auto.offset.reset.
+            start = OFFSET_BEGINNING if self._reset == "earliest" else OFFSET_END
+        else:
+            start = OFFSET_INVALID
+        try:
+            self._consumer.assign(_ck(wanted, start))
+        except KafkaException as exc:
+            raise translate(exc, "cannot assign partitions", ConsumerError) from exc
+        self._owned = set(wanted)
+        self._at_end.clear()
+        self._sought.clear()
+
+    def assignment(self) -> list[TopicPartition]:
+        return sorted(self._owned)
+
+    # -- reading ----------------------------------------------------------------------
+
+    def poll(self, max_records: int = 1000, timeout: float = 1.0) -> list[Record]:
+        consume = self._consume
+        try:
+            # consume() waits for a *full* batch until its timeout, so take what is ready;
+            # only when nothing is, wait for the first message, then sweep up the rest.
+            messages = consume(max_records, 0)
+            if not messages and timeout > 0:
+                messages = self._wait_first(timeout)
+                if messages and max_records > 1:
+                    messages += consume(max_records - 1, 0)
+        except KafkaException as exc:
+            raise translate(exc, "poll failed", ConsumerError) from exc
+        records: list[Record] = []
+        append = records.append
+        at_end = self._at_end
+        # Records come in runs per partition: at_end needs a look only when the run changes.
+        run_topic: str | None = None
+        run_partition = -1
+        for msg in messages:
+            if msg.error() is None:
+                topic = msg.topic()
+                partition = msg.partition()
+                if at_end and (partition != run_partition or topic != run_topic):
+                    at_end.discard((topic, partition))  # equal to its TopicPartition
+                    run_topic, run_partition = topic, partition
+                headers = msg.headers()
+                append(
+                    Record(
+                        topic,
+                        partition,
+                        msg.offset(),
+                        msg.timestamp()[1],
+                        msg.key(),
+                        msg.value(),
+                        tuple(headers) if headers else (),
+                    )
+                )
+            else:
+                self._event(msg)
+                run_partition = -1
+        return records
+
+    def _wait_first(self, timeout: float) -> list[Any]:
+        # In slices: consume() blocks without checking signals, and Ctrl+C should not wait
+        # for a long poll timeout to run out.
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            messages = self._consume(1, min(remaining, _WAIT_SLICE_S) if remaining > 0 else 0)
+            if messages or remaining <= _WAIT_SLICE_S:
+                return messages
+
+    def _event(self, msg: Message) -> None:
+        err = msg.error()
+        assert err is not None  # noqa: S101 - only called for error events
+        code = err.code()
+        topic, partition = msg.topic(), msg.partition()
+        if code == _EOF:
+            if topic is not None and partition is not None:
+                tp = TopicPartition(topic, partition)
+                if tp in self._owned:
+                    self._at_end.add(tp)
+            return
+        if not err.fatal() and (code in _INFORMATIONAL or err.retriable()):
+            _log.warning("kafka consumer: %s [%s] %s", topic, partition, err.str())
+            return
+        where = f"{topic}[{partition}]" if topic else "consumer"
+        raise translate(err, f"kafka error on {where}", ConsumerError)
+
+    def at_end(self) -> frozenset[TopicPartition]:
+        return frozenset(self._at_end)
+
+    # -- offsets ----------------------------------------------------------------------
+
+    def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:
+        self._check_open()
+        if self._group is None:
+            raise ValueError("commit needs a consumer created with a group_id")
+        if offsets is None:
+            # Partitions neither read from nor sought have no position: nothing to commit.
+            parts = [
+                _CkPartition(tp.topic, tp.partition, offset)
+                for tp, offset in self._positions(self._owned).items()
+                if offset is not None
+            ]
+        else:
+            foreign = [tp for tp in offsets if TopicPartition(*tp) not in self._owned]
+            if foreign:
+                raise CommitFailedError(
+                    f"commit for partitions this consumer does not own: {foreign}"
+                )
+            parts = [
+                _CkPartition(topic, partition, offset)
+                for (topic, partition), offset in offsets.items()
+            ]
+        if not parts:
+            return
+        try:
+            result = self._consumer.commit(offsets=parts, asynchronous=False)
+        except KafkaException as exc:
+            if error_code(exc) == KafkaError._NO_OFFSET:
+                return
+            raise commit_error(exc, "commit failed") from exc
+        for part in result or ():
+            if part.error is not None:
+                raise commit_error(part.error, f"commit failed for {part.topic}[{part.partition}]")
+
+    def committed(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int | None]:
+        self._check_open()
+        wanted = [TopicPartition(topic, partition) for topic, partition in partitions]
+        if self._group is None:
+            return dict.fromkeys(wanted)
+        try:
+            found = self._consumer.committed(_ck(wanted), timeout=_REQUEST_TIMEOUT_S)
+        except KafkaException as exc:
+            raise translate(exc, "cannot read committed offsets", ConsumerError) from exc
+        result: dict[TopicPartition, int | None] = {}
+        for part in found:
+            if part.error is not None:
+                raise translate(
+                    part.error,
+                    f"cannot read committed offset of {part.topic}[{part.partition}]",
+                    ConsumerError,
+                )
+            result[TopicPartition(part.topic, part.partition)] = (
+                part.offset if part.offset >= 0 else None
+            )
+        return result
+
+    def _positions(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int | None]:
+        """Next offset to read per partition, ``None`` where neither read nor sought yet."""
+        wanted = list(partitions)
+        if not wanted:
+            return {}
+        try:
+            found = self._consumer.position(_ck(wanted))
+        except KafkaException as exc:
+            raise translate(exc, "cannot read positions", ConsumerError) from exc
+        sought = self._sought
+        return {
+            tp: part.offset if part.offset >= 0 else sought.get(tp)
+            for tp, part in zip(wanted, found, strict=True)
+        }
+
+    def position(self, partition: TopicPartition) -> int:
+        tp = self._owned_partition(partition)
+        offset = self._positions([tp])[tp]
+        if offset is not None:
+            return offset
+        # Nothing fetched yet: where the fetcher will start.
+        if self._group is not None:
+            committed = self.committed([tp])[tp]
+            if committed is not None:
+                return committed
+        low, high = self.watermarks(tp)
+        return low if self._reset == "earliest" else high
+
+    def seek(self, partition: TopicPartition, offset: int) -> None:
+        tp = self._owned_partition(partition)
+        self._at_end.discard(tp)
+        self._sought[tp] = offset
+        if tp in self._gaining:
+            return  # the trampoline assigns it from here
+        try:
+            self._consumer.seek(_CkPartition(tp.topic, tp.partition, offset))
+        except KafkaException as exc:
+            if error_code(exc) not in _NOT_STARTED:
+                raise translate(exc, f"cannot seek {tp} to {offset}", ConsumerError) from exc
+            # Assigned moments ago and not fetching yet: hand it over again from ``offset``.
+            self._consumer.incremental_unassign([_CkPartition(tp.topic, tp.partition)])
+            self._consumer.incremental_assign([_CkPartition(tp.topic, tp.partition, offset)])
+
+    def seek_to_timestamp(
+        self, timestamp: int, partitions: Sequence[TopicPartition] | None = None
+    ) -> None:
+        targets = (
+            [self._owned_partition(tp) for tp in partitions]
+            if partitions is not None
+            else sorted(self._owned)
+        )
+        if not targets:
+            return
+        try:
+            found = self._consumer.offsets_for_times(
+                _ck(targets, timestamp), timeout=_REQUEST_TIMEOUT_S
+            )
+        except KafkaException as exc:
+            raise translate(exc, "cannot look up offsets by time", ConsumerError) from exc
+        for part in found:
+            tp = TopicPartition(part.topic, part.partition)
+            if part.error is not None:
+                raise translate(part.error, f"cannot look up {tp} by time", ConsumerError)
+            # -1: no record at or after the timestamp, so continue from the end.
+            self.seek(tp, part.offset if part.offset >= 0 else self.watermarks(tp)[1])
+
+    def watermarks(self, partition: TopicPartition) -> tuple[int, int]:
+        self._check_open()
+        try:
+            low, high = self._consumer.get_watermark_offsets(
+                _CkPartition(partition[0], partition[1]), timeout=_REQUEST_TIMEOUT_S
+            )
+        except KafkaException as exc:
+            raise translate(exc, f"cannot read watermarks of {partition}", ConsumerError) from exc
+        return int(low), int(high)
+
+    def _owned_partition(self, partition: TopicPartition) -> TopicPartition:
+        self._check_open()
+        tp = TopicPartition(*partition)
+        if tp not in self._owned:
+            raise NotAssignedError(f"{tp.topic}[{tp.partition}] is not assigned to this consumer")
+        return tp
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._consume is _closed:
+            raise LogClosedError("consumer is closed")
+
+    def close(self) -> None:
+        if self._consume is _closed:
+            return
+        try:
+            # Leaves the group; the revoke trampoline runs here, so on_revoke can commit.
+            self._consumer.close()
+        except KafkaException as exc:
+            raise translate(exc, "error while closing the consumer", ConsumerError) from exc
+        finally:
+            self._consume = _closed
+            self._owned.clear()
+            self._at_end.clear()
