@@ -8,6 +8,11 @@ Semantics every backend honours (the contract tests in ``tests/contract`` hold t
 * ``produce`` buffers; a record is *acknowledged* once its delivery report arrives with no
   error (from ``poll``/``flush``). Acknowledged records survive a crash of the producer.
   Reports for one partition arrive in produce order; across partitions the order is unspecified.
+  A record the log cannot take (unknown topic, partition out of range, keyless record on a
+  compacted topic) comes back as a report with ``error`` set; ``produce`` itself raises only
+  ``TypeError`` (wrong types) and ``LogClosedError``.
+* ``watermarks()[0]`` is the log start offset: no record lies below it; compaction may leave
+  gaps above it (as in Kafka).
 * Consumers in a group split the partitions of their subscribed topics; each partition has
   at most one owner. ``on_assign``/``on_revoke`` are *incremental*: they name only the
   partitions gained or lost, and run inside ``poll``. A revoked partition's offsets should
