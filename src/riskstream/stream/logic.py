@@ -27,21 +27,21 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 __all__ = ["Definition", "Logic"]
 
-In = TypeVar("In", contravariant=True)
-Out = TypeVar("Out", covariant=True)
+In_contra = TypeVar("In_contra", contravariant=True)
+Out_co = TypeVar("Out_co", covariant=True)
 Snap = TypeVar("Snap")
-SnapOut = TypeVar("SnapOut", covariant=True)
+SnapOut_co = TypeVar("SnapOut_co", covariant=True)
 
 
 @runtime_checkable
-class Logic(Protocol[In, Out, SnapOut]):
+class Logic(Protocol[In_contra, Out_co, SnapOut_co]):
     """One key's state for one stateful step."""
 
-    def on_event(self, event_time: int, value: In) -> Sequence[Out]:
+    def on_event(self, event_time: int, value: In_contra) -> Sequence[Out_co]:
         """Take one event of this key; return what it emits right away."""
         ...
 
-    def on_watermark(self, watermark: int) -> Sequence[Out]:
+    def on_watermark(self, watermark: int) -> Sequence[Out_co]:
         """Event time has reached ``watermark``: emit what that completes, forget what expired."""
         ...
 
@@ -49,7 +49,7 @@ class Logic(Protocol[In, Out, SnapOut]):
         """The earliest watermark at which ``on_watermark`` has something to do, if any."""
         ...
 
-    def snapshot(self) -> SnapOut:
+    def snapshot(self) -> SnapOut_co:
         """This key's state as plain, immutable data."""
         ...
 
@@ -59,7 +59,7 @@ class Logic(Protocol[In, Out, SnapOut]):
 
 
 @runtime_checkable
-class Definition(Protocol[In, Out, Snap]):
+class Definition(Protocol[In_contra, Out_co, Snap]):
     """Immutable configuration of a stateful step; builds per-key logic."""
 
     @property
@@ -67,6 +67,6 @@ class Definition(Protocol[In, Out, Snap]):
         """The type ``msgspec`` decodes this definition's snapshots into."""
         ...
 
-    def build(self, snapshot: Snap | None = None) -> Logic[In, Out, Snap]:
+    def build(self, snapshot: Snap | None = None) -> Logic[In_contra, Out_co, Snap]:
         """A fresh logic (``snapshot is None``) or one restored from ``snapshot``."""
         ...

@@ -1,0 +1,89 @@
+"""The context a custom processor receives: who it is processing, and what it may do."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from riskstream.log.records import Headers
+from riskstream.stream.eventtime import TimerQueue
+from riskstream.stream.item import Item
+
+if TYPE_CHECKING:
+    from riskstream.stream.steps import ProcessStep
+    from riskstream.stream.task import Task
+
+__all__ = ["TaskContext"]
+
+
+class TaskContext:
+    """One per task, rebound to the current step and item before each call (no allocation)."""
+
+    __slots__ = ("_item", "_processing_timers", "_step", "_task")
+
+    def __init__(self, task: Task) -> None:
+        self._task = task
+        self._step: ProcessStep | None = None
+        self._item: Item | None = None
+        self._processing_timers: TimerQueue[tuple[str, bytes]] = TimerQueue()
+
+    def bind(self, step: ProcessStep, item: Item) -> None:
+        self._step, self._item = step, item
+
+    def _current(self) -> Item:
+        if self._item is None:
+            raise RuntimeError("the context is only valid inside a processor call")
+        return self._item
+
+    def _current_step(self) -> ProcessStep:
+        if self._step is None:
+            raise RuntimeError("the context is only valid inside a processor call")
+        return self._step
+
+    @property
+    def key(self) -> bytes | None:
+        return self._current().key
+
+    @property
+    def event_time(self) -> int:
+        return self._current().event_time
+
+    @property
+    def watermark(self) -> int:
+        return self._task.watermark
+
+    @property
+    def partition(self) -> int:
+        return self._task.partition
+
+    @property
+    def offset(self) -> int:
+        return self._current().offset
+
+    def now(self) -> int:
+        return self._task.clock()
+
+    def forward(
+        self, value: Any, *, key: bytes | None = None, event_time: int | None = None
+    ) -> None:
+        self._current_step().forward(self._current().derive(value, key, event_time))
+
+    def emit(
+        self, topic: str, key: bytes | None, value: bytes | None, headers: Headers = ()
+    ) -> None:
+        self._task.output(topic, key, value, self._current().event_time, headers)
+
+    def schedule(self, at: int, *, processing_time: bool = False) -> None:
+        step = self._current_step()
+        key = self._current().key or b""
+        step.schedule(key, at, processing_time=processing_time)
+        self.add_timer(step.name, key, at, processing_time=processing_time)
+
+    def add_timer(self, step: str, key: bytes, at: int, *, processing_time: bool) -> None:
+        if processing_time:
+            self._processing_timers.add(at, (step, key))
+        else:
+            self._task.timers.add(at, (step, key))
+
+    def fire_processing_timers(self, now_ms: int) -> None:
+        for at, (step_name, key) in self._processing_timers.due(now_ms):
+            self._task.processes[step_name].fire(key, at, processing_time=True)

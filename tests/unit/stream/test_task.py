@@ -1,0 +1,211 @@
+"""The executor through the test driver: wiring, state, time, late data, dead letters, restarts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+import pytest
+
+from riskstream.stream.item import Item
+from riskstream.stream.processor import Context, KeyState
+from riskstream.stream.render import describe, to_mermaid
+from riskstream.stream.topology import Topology, TopologyError
+from riskstream.testing import TestDriver
+
+
+class Bucket:
+    """A minimal logic: counts a key's events per 10 s bucket, emits the count at bucket end."""
+
+    __slots__ = ("counts",)
+
+    def __init__(self, counts: dict[int, int]) -> None:
+        self.counts = counts
+
+    def on_event(self, event_time: int, value: Any) -> Sequence[Any]:
+        start = event_time - event_time % 10_000
+        self.counts[start] = self.counts.get(start, 0) + 1
+        return [("running", start, self.counts[start])]
+
+    def on_watermark(self, watermark: int) -> Sequence[Any]:
+        closed = sorted(start for start in self.counts if start + 10_000 <= watermark)
+        return [("closed", start, self.counts.pop(start)) for start in closed]
+
+    def next_deadline(self) -> int | None:
+        return min(self.counts) + 10_000 if self.counts else None
+
+    def snapshot(self) -> dict[int, int]:
+        return dict(self.counts)
+
+    def is_empty(self) -> bool:
+        return not self.counts
+
+
+class BucketCount:
+    snapshot_type = dict[int, int]
+
+    def build(self, snapshot: dict[int, int] | None = None) -> Bucket:
+        return Bucket(dict(snapshot or {}))
+
+
+class Totals:
+    """A custom processor keeping a per-key total and scheduling a reminder."""
+
+    def process(self, item: Item, state: KeyState[Any], ctx: Context) -> None:
+        total = (state.get(0) or 0) + item.value["amount"]
+        state.set(total)
+        ctx.forward({"user": item.key, "total": total})
+        if total > 100:
+            ctx.emit("alerts", item.key, b"big spender")
+            ctx.schedule(item.event_time + 5_000)
+
+    def on_timer(self, at: int, state: KeyState[Any], ctx: Context) -> None:
+        ctx.emit("reminders", ctx.key, str(at).encode())
+
+
+def _decode(raw: bytes | None) -> Any:
+    return msgspec.json.decode(raw or b"")
+
+
+def _encode(value: Any) -> bytes:
+    return msgspec.json.encode(value)
+
+
+def _topology(**options: Any) -> Topology:
+    topology = Topology("app", **options)
+    source = topology.source("in", ["events"], decode=_decode, event_time=lambda v: v["t"])
+    source.stateful("buckets", BucketCount()).to("buckets", encode=_encode)
+    source.process("totals", Totals(), state_type=int).to("totals", encode=_encode)
+    return topology
+
+
+def _pipe(driver: TestDriver, user: str, t: int, amount: int = 1) -> None:
+    driver.pipe("events", _encode({"t": t, "amount": amount}), key=user.encode(), timestamp=t)
+
+
+def _values(outputs: Sequence[Any]) -> list[Any]:
+    return [msgspec.json.decode(o.value) for o in outputs]
+
+
+def test_stateful_logic_emits_on_events_and_at_watermark() -> None:
+    driver = TestDriver(_topology())
+    for t in (1_000, 2_000, 12_000):
+        _pipe(driver, "u1", t)
+    assert _values(driver.read("buckets")) == [
+        ["running", 0, 1],
+        ["running", 0, 2],
+        ["running", 10_000, 1],
+        ["closed", 0, 2],  # the 12 s event moved the watermark past the first bucket
+    ]
+
+
+def test_custom_processor_state_side_outputs_and_event_time_timers() -> None:
+    driver = TestDriver(_topology())
+    _pipe(driver, "u1", 1_000, 60)
+    _pipe(driver, "u1", 2_000, 50)
+    assert [v["total"] for v in _values(driver.read("totals"))] == [60, 110]
+    assert driver.state("totals", b"u1") == 110
+    assert [o.value for o in driver.read("alerts")] == [b"big spender"]
+    _pipe(driver, "u2", 8_000)  # watermark 8 s passes the reminder due at 7 s
+    assert [(o.key, o.value) for o in driver.read("reminders")] == [(b"u1", b"7000")]
+
+
+def test_late_events_go_to_the_late_topic_with_the_reason() -> None:
+    driver = TestDriver(_topology(allowed_lateness_ms=2_000))
+    _pipe(driver, "u1", 10_000)  # watermark 8 s
+    _pipe(driver, "u1", 8_500)  # late by the event time, but within lateness: processed
+    _pipe(driver, "u1", 7_000)  # behind the watermark: late
+    late = driver.late()
+    assert len(late) == 1
+    headers = dict(late[0].headers)
+    assert headers["late.event_time"] == b"7000"
+    assert headers["late.watermark"] == b"8000"
+    assert b"allowed lateness 2000 ms" in headers["late.reason"]
+    assert len(driver.read("totals")) == 2
+
+
+def test_idle_partition_still_closes_windows() -> None:
+    driver = TestDriver(_topology(idle_timeout_ms=5_000), start_time=1_000)
+    _pipe(driver, "card", 1_000)
+    driver.read("buckets")
+    driver.advance_time(4_000)
+    assert driver.read("buckets") == []  # not idle yet
+    driver.advance_time(20_000)  # idle: event time follows processing time
+    assert _values(driver.read("buckets")) == [["closed", 0, 1]]
+
+
+def test_watermark_is_the_minimum_of_active_inputs() -> None:
+    topology = Topology("app", idle_timeout_ms=60_000)
+    both = topology.source("in", ["a", "b"], decode=_decode, event_time=lambda v: v["t"])
+    both.stateful("buckets", BucketCount()).to("buckets", encode=_encode)
+    driver = TestDriver(topology)
+    driver.pipe("b", _encode({"t": 1_000}), key=b"k")
+    driver.pipe("a", _encode({"t": 50_000}), key=b"k")
+    assert driver.watermark() == 1_000  # b holds a back
+    driver.advance_time(61_000)  # both idle now
+    assert driver.watermark() >= 50_000
+
+
+def test_decode_and_processing_failures_are_dead_lettered_and_processing_continues() -> None:
+    driver = TestDriver(_topology())
+    driver.pipe("events", b"{not json", key=b"u1", timestamp=1)
+    driver.pipe("events", _encode({"t": 5, "amount": "x"}), key=b"u1", timestamp=5)
+    _pipe(driver, "u1", 6, 3)
+    letters = driver.dead_letters("events")
+    assert [dict(o.headers)["dlq.step"] for o in letters] == [b"decode", b"totals"]
+    assert letters[0].value == b"{not json"
+    assert [v["total"] for v in _values(driver.read("totals"))] == [3]
+
+
+def test_rekey_routes_through_the_repartition_topic() -> None:
+    topology = Topology("app")
+    source = topology.source("in", ["events"], decode=_decode, event_time=lambda v: v["t"])
+    by_card = source.rekey("by-card", lambda v: v["card"].encode(), encode=_encode, decode=_decode)
+    by_card.stateful("card-buckets", BucketCount()).to("card-buckets", encode=_encode)
+    driver = TestDriver(topology, partitions=4)
+    for user in ("u1", "u2", "u3"):
+        driver.pipe(
+            "events", _encode({"t": 1_000, "card": "c9"}), key=user.encode(), timestamp=1_000
+        )
+    outputs = driver.read("card-buckets")
+    assert [o.key for o in outputs] == [b"c9"] * 3
+    assert _values(outputs)[-1] == ["running", 0, 3]
+
+
+def test_outputs_have_deterministic_ids() -> None:
+    def run() -> list[str | None]:
+        driver = TestDriver(_topology())
+        for t in (1_000, 15_000):
+            _pipe(driver, "u1", t)
+        return [o.id for o in driver.read("buckets")]
+
+    ids = run()
+    assert ids == run()
+    assert len(set(ids)) == len(ids) == 3
+    assert ids[0] == "events/0/0/1"
+
+
+def test_state_and_timers_survive_a_restart() -> None:
+    driver = TestDriver(_topology())
+    _pipe(driver, "u1", 1_000, 200)
+    _pipe(driver, "u1", 2_000)
+    driver.read("buckets")
+    driver.restart()
+    _pipe(driver, "u1", 3_000)
+    assert _values(driver.read("buckets")) == [["running", 0, 3]]
+    assert driver.state("totals", b"u1") == 202
+    _pipe(driver, "u2", 30_000)
+    assert ["closed", 0, 3] in _values(driver.read("buckets"))
+    assert [o.value for o in driver.read("reminders")] == [b"6000", b"7000", b"8000"]
+
+
+def test_topology_rejects_duplicate_and_dangling_steps_and_renders() -> None:
+    topology = _topology()
+    with pytest.raises(TopologyError):
+        topology.source("in", ["other"])
+    text = describe(topology)
+    assert "stateful buckets: BucketCount [state: app-buckets-changelog]" in text
+    assert "sink -> totals" in text
+    assert to_mermaid(topology).startswith("flowchart LR")
+    assert topology.input_topics() == ["events"]
