@@ -11,8 +11,11 @@ Time is ``int`` epoch milliseconds throughout. The executor guarantees:
 * ``on_event`` is only called with events that are not late: ``event_time >= watermark``
   (late events go to the late side output before they reach any logic);
 * ``on_watermark(w)`` is called with a non-decreasing ``w`` whenever the watermark reaches
-  ``next_deadline()`` (and may be called at other times); logic emits what ``w`` completes
-  (closed windows, pattern timeouts, expired join buffers) and drops state older than it needs;
+  ``next_deadline()`` (and may be called at other times); it promises that no later event has
+  an event time ``< w``, so logic emits what ``w`` completes (windows ending at or before
+  ``w``, pattern timeouts, expired join buffers) and drops state older than it needs;
+* if ``on_event`` raises, the logic's state must be as it was before the call: the executor
+  dead-letters the record and carries on with the same logic;
 * a logic whose ``is_empty()`` is true after a call is discarded (its key leaves the store).
 
 Snapshots are plain data (tuples, lists, dicts, numbers, strings, bytes, msgspec Structs)

@@ -158,7 +158,9 @@ class StatefulStep(_Step):
 
     def push_value(self, item: Item, value: Any) -> None:
         key = item.key or b""
-        logic = self._logics.get(key) or self._load(key)
+        logic = self._logics.get(key)
+        if logic is None:
+            logic = self._load(key)
         outputs = logic.on_event(item.event_time, value)
         self._dirty.add(key)
         for output in outputs:
@@ -167,7 +169,9 @@ class StatefulStep(_Step):
 
     def fire(self, key: bytes, watermark: int) -> None:
         """The watermark reached this key's deadline."""
-        logic = self._logics.get(key) or self._load(key)
+        logic = self._logics.get(key)
+        if logic is None:
+            logic = self._load(key)
         outputs = logic.on_watermark(watermark)
         self._dirty.add(key)
         if outputs:
@@ -189,9 +193,9 @@ class StatefulStep(_Step):
 
     def logic(self, key: bytes) -> Logic[Any, Any, Any] | None:
         """The live logic of a key, if it has state (for tests and queries)."""
-        if key in self._logics or self.store.get(key) is not None:
-            return self._logics.get(key) or self._load(key)
-        return None
+        if key in self._logics:
+            return self._logics[key]
+        return None if self.store.get(key) is None else self._load(key)
 
     def flush(self) -> int:
         """Write dirty keys' snapshots to the store; empty logic leaves it."""
