@@ -80,6 +80,7 @@ class Task:
         self.step = ""  # the step running now, named in dead letters
         self.late_count = 0
         self.dead_letter_count = 0
+        self.suppress: set[bytes] = set()  # ids already written before a crash (see dedup.py)
         self._watermarks = WatermarkTracker(
             allowed_lateness_ms=topology.allowed_lateness_ms,
             idle_timeout_ms=topology.idle_timeout_ms,
@@ -206,7 +207,7 @@ class Task:
 
     def _fire(self, watermark: int) -> None:
         for at, (step_name, key) in self.timers.due(watermark):
-            self._origin = f"timer/{step_name}/{key.hex()}/{at}"
+            self._origin = f"timer/{self.partition}/{step_name}/{key.hex()}/{at}"
             self._seq = 0
             self.step = step_name
             try:
@@ -231,8 +232,13 @@ class Task:
     ) -> None:
         """Queue a record with the next deterministic id of the current input."""
         self._seq += 1
-        ident = (OUTPUT_ID_HEADER, f"{self._origin}/{self._seq}".encode())
-        self.outputs.append(Output(topic, key, value, timestamp, (*headers, ident)))
+        ident = f"{self._origin}/{self._seq}".encode()
+        if self.suppress and ident in self.suppress:
+            self.suppress.discard(ident)
+            return
+        self.outputs.append(
+            Output(topic, key, value, timestamp, (*headers, (OUTPUT_ID_HEADER, ident)))
+        )
 
     def _late(self, record: Record, event_time: int) -> None:
         self.late_count += 1

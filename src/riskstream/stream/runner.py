@@ -1,0 +1,295 @@
+"""Run a topology over an event log in this process: poll, process, produce, commit.
+
+The runner is a member of the consumer group ``group_id`` (default: the application name)
+for the topology's input topics; each assigned partition number gets a :class:`Task` and one
+state store (:class:`~riskstream.state.SqliteStore`, changelogged). The cycle:
+
+1. poll a batch, hand each partition's records to its task (decode in the task, in bulk);
+2. produce the task's outputs at once (they carry deterministic ids);
+3. every ``commit_interval_ms``: wait for the outputs' acknowledgements, write the tasks'
+   changed state, and commit state + input offsets + output end offsets in one store
+   transaction (its changelog marker carries them too); then commit the group offsets.
+
+After a crash, a task restores its store, resumes from the input offsets committed *with its
+state*, and skips the outputs that were already written after that commit (found by their
+ids, see :mod:`riskstream.stream.dedup`): each input yields its outputs exactly once and the
+state equals that of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+import msgspec
+
+from riskstream.errors import CommitFailedError, ProduceError
+from riskstream.log.deadletter import dlq_topic
+from riskstream.log.port import EventLog
+from riskstream.log.records import DeliveryReport, Record, TopicPartition, TopicSpec
+from riskstream.state import SqliteStore
+from riskstream.stream.dedup import written_since
+from riskstream.stream.task import Task
+from riskstream.stream.task_store import PrefixedStore
+from riskstream.stream.topology import Topology
+
+__all__ = ["Runner", "RunnerCheckpoint"]
+
+logger = logging.getLogger(__name__)
+
+_META_KEY = "runner"
+
+
+class RunnerCheckpoint(msgspec.Struct, kw_only=True):
+    """What a task commits with its state: where it is in its inputs and outputs."""
+
+    inputs: dict[str, int] = msgspec.field(default_factory=dict)  # "topic:partition" -> next offset
+    outputs: dict[str, int] = msgspec.field(default_factory=dict)  # "topic:partition" -> end offset
+    watermarks: dict[str, int] = msgspec.field(default_factory=dict)
+
+
+def _tp_name(tp: TopicPartition) -> str:
+    return f"{tp.topic}:{tp.partition}"
+
+
+def _tp_parse(name: str) -> TopicPartition:
+    topic, _, partition = name.rpartition(":")
+    return TopicPartition(topic, int(partition))
+
+
+class _Unit:
+    """A task with its store and its progress."""
+
+    __slots__ = ("positions", "store", "task")
+
+    def __init__(self, task: Task, store: SqliteStore) -> None:
+        self.task = task
+        self.store = store
+        self.positions: dict[TopicPartition, int] = {}
+
+
+class Runner:
+    """Runs every task of a topology assigned to this process."""
+
+    def __init__(
+        self,
+        topology: Topology,
+        log: EventLog,
+        *,
+        state_dir: Path | str,
+        group_id: str | None = None,
+        commit_interval_ms: int = 1_000,
+        max_batch: int = 10_000,
+        session_timeout_ms: int = 10_000,
+        clock: Callable[[], int] | None = None,
+    ) -> None:
+        self.topology = topology
+        self.log = log
+        self.state_dir = Path(state_dir)
+        self.group_id = group_id or topology.application
+        self.commit_interval_ms = commit_interval_ms
+        self.max_batch = max_batch
+        self.clock = clock or (lambda: int(time.time() * 1000))
+        self.units: dict[int, _Unit] = {}
+        self.processed = 0
+        self._failed: list[DeliveryReport] = []
+        self._producer = log.producer(on_delivery=self._delivered, linger_ms=1)
+        self._consumer = log.consumer(self.group_id, session_timeout_ms=session_timeout_ms)
+        self._probe = log.consumer()
+        self._watched: set[str] = set()
+        self._last_commit = 0.0
+
+    # -- set-up -----------------------------------------------------------------------------
+
+    @property
+    def state_store_name(self) -> str:
+        return f"{self.topology.application}-state"
+
+    @property
+    def changelog(self) -> str:
+        return f"{self.topology.application}-state-changelog"
+
+    def start(self) -> None:
+        """Create the internal and output topics, then join the group."""
+        inputs = self.topology.input_topics()
+        described = self.log.admin.describe_topics(inputs)
+        partitions = max((spec.partitions for spec in described.values()), default=1)
+        internal = [self.topology.repartition_topic(n) for n in self._rekey_steps()]
+        outputs = [*self.topology.output_topics(), self.topology.late_topic]
+        outputs += [dlq_topic(topic) for topic in inputs]
+        specs = [TopicSpec(name=name, partitions=partitions) for name in {*internal, *outputs}]
+        specs.append(TopicSpec(name=self.changelog, partitions=partitions, compacted=True))
+        self.log.admin.create_topics(specs, exist_ok=True)
+        self._watched = {*internal, *outputs}
+        self._probe.assign(
+            [TopicPartition(t, p) for t in sorted(self._watched) for p in range(partitions)]
+        )
+        self._consumer.subscribe(inputs, on_assign=self._assigned, on_revoke=self._revoked)
+
+    def _rekey_steps(self) -> list[str]:
+        from riskstream.stream.topology import RekeyNode  # noqa: PLC0415 - avoids a cycle at import
+
+        return [n.name for n in self.topology.nodes.values() if isinstance(n, RekeyNode)]
+
+    def _assigned(self, partitions: list[TopicPartition]) -> None:
+        for number in sorted({tp.partition for tp in partitions}):
+            if number not in self.units:
+                self.units[number] = self._open_unit(number)
+        for tp in partitions:
+            unit = self.units[tp.partition]
+            offset = unit.positions.get(tp)
+            if offset is not None:
+                self._consumer.seek(tp, offset)
+
+    def _open_unit(self, number: int) -> _Unit:
+        store = SqliteStore(
+            self.state_store_name, number, changelog=self.changelog, directory=self.state_dir
+        )
+        stats = store.restore(self.log)
+        logger.info(
+            "task %s[%d] restored %d changelog records in %.3fs",
+            self.topology.application,
+            number,
+            stats.records,
+            stats.seconds,
+        )
+        task = Task(
+            self.topology,
+            number,
+            stores=lambda step: PrefixedStore(store, step),
+            clock=self.clock,
+        )
+        unit = _Unit(task, store)
+        raw = store.metadata().get(_META_KEY)
+        if raw is not None:
+            checkpoint = msgspec.msgpack.decode(raw, type=RunnerCheckpoint)
+            unit.positions = {_tp_parse(k): v for k, v in checkpoint.inputs.items()}
+            task.restore_watermarks(checkpoint.watermarks)
+            starts = {_tp_parse(k): v for k, v in checkpoint.outputs.items()}
+        else:
+            # Never committed: anything this task wrote before a crash is in the whole log.
+            starts = {tp: 0 for tp in self._probe.assignment()}
+        task.suppress = written_since(self.log, starts, {number})
+        task.restore_timers()
+        return unit
+
+    def _revoked(self, partitions: list[TopicPartition]) -> None:
+        numbers = {tp.partition for tp in partitions}
+        self.commit(only=numbers)
+        for number in numbers:
+            unit = self.units.pop(number, None)
+            if unit is not None:
+                unit.store.close()
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def poll_once(self, timeout: float = 0.1) -> int:
+        """One cycle: poll, process, produce, and commit when the interval has passed."""
+        records = self._consumer.poll(max_records=self.max_batch, timeout=timeout)
+        if records:
+            by_partition: dict[int, list[Record]] = defaultdict(list)
+            for record in records:
+                by_partition[record.partition].append(record)
+            for number, batch in by_partition.items():
+                unit = self.units[number]
+                unit.task.process(batch)
+                for record in batch:
+                    unit.positions[record.topic_partition] = record.offset + 1
+            self.processed += len(records)
+        for unit in self.units.values():
+            unit.task.advance()
+            self._produce(unit.task)
+        if (time.monotonic() - self._last_commit) * 1000 >= self.commit_interval_ms:
+            self.commit()
+        return len(records)
+
+    def _produce(self, task: Task) -> None:
+        outputs, task.outputs = task.outputs, []
+        produce = self._producer.produce
+        for out in outputs:
+            produce(
+                out.topic,
+                out.value,
+                out.key,
+                partition=out.partition,
+                timestamp=out.timestamp,
+                headers=out.headers,
+            )
+            if out.topic not in self._watched:
+                self._watch(out.topic)
+        self._producer.poll(0)
+
+    def caught_up(self) -> bool:
+        """True when every assigned input partition was read to its end at the last poll."""
+        held = self._consumer.assignment()
+        return bool(held) and set(held) <= self._consumer.at_end()
+
+    def _watch(self, topic: str) -> None:
+        self._watched.add(topic)
+        described = self.log.admin.describe_topics([topic]).get(topic)
+        if described is not None:
+            extra = [TopicPartition(topic, p) for p in range(described.partitions)]
+            self._probe.assign([*self._probe.assignment(), *extra])
+
+    def _delivered(self, report: DeliveryReport) -> None:
+        if report.error is not None:
+            self._failed.append(report)
+
+    def run(self, stop: Callable[[], bool], *, idle_timeout: float = 0.1) -> None:
+        """Cycle until ``stop()`` is true, then commit."""
+        while not stop():
+            self.poll_once(idle_timeout)
+        self.commit()
+
+    # -- committing -------------------------------------------------------------------------
+
+    def commit(self, only: set[int] | None = None) -> None:
+        """Make everything processed so far durable: outputs, state and offsets."""
+        self._last_commit = time.monotonic()
+        units = {n: u for n, u in self.units.items() if only is None or n in only}
+        if not units:
+            return
+        for unit in units.values():
+            self._produce(unit.task)
+        self._flush_producer()
+        ends = {_tp_name(tp): self._probe.watermarks(tp)[1] for tp in self._probe.assignment()}
+        for unit in units.values():
+            unit.task.flush_state()
+            checkpoint = RunnerCheckpoint(
+                inputs={_tp_name(tp): offset for tp, offset in unit.positions.items()},
+                outputs=ends,
+                watermarks=unit.task.watermark_state(),
+            )
+            unit.store.flush(self._producer, {_META_KEY: msgspec.msgpack.encode(checkpoint)})
+        self._flush_producer()
+        for unit in units.values():
+            unit.store.commit()
+        offsets = {tp: off for unit in units.values() for tp, off in unit.positions.items()}
+        if offsets:
+            try:
+                self._consumer.commit(offsets)
+            except CommitFailedError as exc:
+                # The store already holds the offsets; the group's copy is for lag monitoring.
+                logger.warning("group offsets not committed: %s", exc)
+
+    def _flush_producer(self) -> None:
+        while self._producer.flush(10) > 0:
+            logger.warning("waiting for the log to acknowledge outputs")
+        if self._failed:
+            failed, self._failed = self._failed, []
+            raise ProduceError(f"{len(failed)} outputs were not acknowledged: {failed[0].error}")
+
+    def close(self) -> None:
+        """Commit, leave the group and release the stores."""
+        try:
+            self.commit()
+        finally:
+            self._consumer.close()
+            self._probe.close()
+            self._producer.close()
+            for unit in self.units.values():
+                unit.store.close()
+            self.units.clear()
