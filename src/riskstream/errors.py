@@ -19,6 +19,15 @@ Every error the package raises on purpose derives from :class:`RiskstreamError`:
         │   └── NotAssignedError     seek/position on a partition the consumer does not hold
         └── LogCorruptionError       the embedded store failed an integrity check
 
+The state layer adds its subtree in ``riskstream.state.errors``::
+
+    RiskstreamError
+    └── StateError                   a state store cannot serve or commit
+        ├── ChangelogError           a changelog write failed (final for the store)
+        ├── StoreLockedError         another process holds the store's files
+        ├── SnapshotError            a snapshot stream is malformed
+        └── StateDecodeError         stored bytes do not decode to the state's type
+
 Errors about a record carry ``topic``/``partition``/``offset`` and the raw bytes so a
 caller can route the record to a dead-letter topic with the reason in its headers.
 """

@@ -203,10 +203,11 @@ class SqliteStore(ChangelogStore):
 
     def _evict(self) -> None:
         """Drop the oldest clean cache entries above ``cache_entries``."""
-        cache, pending = self._cache, self._pending_keys()
+        cache = self._cache
         excess = len(cache) - self._cache_entries
         if excess <= 0:
             return
+        pending = self._pending_keys()
         victims: list[bytes] = []
         for key in cache:
             if key not in pending:

@@ -30,7 +30,7 @@ from riskstream.errors import CommitFailedError, ProduceError
 from riskstream.log.deadletter import dlq_topic
 from riskstream.log.port import EventLog
 from riskstream.log.records import DeliveryReport, Record, TopicPartition, TopicSpec
-from riskstream.state import SqliteStore
+from riskstream.state import SqliteStore, changelog_topic, ensure_changelog
 from riskstream.stream.dedup import written_since
 from riskstream.stream.task import Task
 from riskstream.stream.task_store import PrefixedStore
@@ -41,6 +41,7 @@ __all__ = ["Runner", "RunnerCheckpoint"]
 logger = logging.getLogger(__name__)
 
 _META_KEY = "runner"
+_STORE = "state"  # one store per task; steps keep their keys under their own prefix
 
 
 class RunnerCheckpoint(msgspec.Struct, kw_only=True):
@@ -61,14 +62,20 @@ def _tp_parse(name: str) -> TopicPartition:
 
 
 class _Unit:
-    """A task with its store and its progress."""
+    """A task with its store and its progress.
 
-    __slots__ = ("positions", "store", "task")
+    ``replay_from`` holds the output offsets the task's duplicate scan started from; while
+    the task is still replaying past outputs (its ``suppress`` set is not empty), its
+    checkpoints keep them, so a crash during the replay scans the same outputs again.
+    """
+
+    __slots__ = ("positions", "replay_from", "store", "task")
 
     def __init__(self, task: Task, store: SqliteStore) -> None:
         self.task = task
         self.store = store
         self.positions: dict[TopicPartition, int] = {}
+        self.replay_from: dict[str, int] = {}
 
 
 class Runner:
@@ -106,11 +113,11 @@ class Runner:
 
     @property
     def state_store_name(self) -> str:
-        return f"{self.topology.application}-state"
+        return f"{self.topology.application}-{_STORE}"
 
     @property
     def changelog(self) -> str:
-        return f"{self.topology.application}-state-changelog"
+        return changelog_topic(self.topology.application, _STORE)
 
     def start(self) -> None:
         """Create the internal and output topics, then join the group."""
@@ -121,8 +128,8 @@ class Runner:
         outputs = [*self.topology.output_topics(), self.topology.late_topic]
         outputs += [dlq_topic(topic) for topic in inputs]
         specs = [TopicSpec(name=name, partitions=partitions) for name in {*internal, *outputs}]
-        specs.append(TopicSpec(name=self.changelog, partitions=partitions, compacted=True))
         self.log.admin.create_topics(specs, exist_ok=True)
+        ensure_changelog(self.log.admin, self.topology.application, _STORE, partitions)
         self._watched = {*internal, *outputs}
         self._probe.assign(
             [TopicPartition(t, p) for t in sorted(self._watched) for p in range(partitions)]
@@ -173,6 +180,7 @@ class Runner:
             # Never committed: anything this task wrote before a crash is in the whole log.
             starts = {tp: 0 for tp in self._probe.assignment()}
         task.suppress = written_since(self.log, starts, {number})
+        unit.replay_from = {_tp_name(tp): offset for tp, offset in starts.items()}
         task.restore_timers()
         return unit
 
@@ -260,7 +268,7 @@ class Runner:
             unit.task.flush_state()
             checkpoint = RunnerCheckpoint(
                 inputs={_tp_name(tp): offset for tp, offset in unit.positions.items()},
-                outputs=ends,
+                outputs={**ends, **unit.replay_from} if unit.task.suppress else ends,
                 watermarks=unit.task.watermark_state(),
             )
             unit.store.flush(self._producer, {_META_KEY: msgspec.msgpack.encode(checkpoint)})

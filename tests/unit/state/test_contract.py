@@ -440,3 +440,63 @@ def test_bad_snapshots_leave_the_store_as_it_was(make_store: MakeStore, log: Eve
     other = make_store(partition=0)
     with pytest.raises(SnapshotError, match="cannot restore"):
         other.restore_snapshot(io.BytesIO(data))
+
+
+# -- a model -------------------------------------------------------------------------
+
+
+class Model:
+    """What a store should hold: current entries with expiries, and the committed copy."""
+
+    def __init__(self) -> None:
+        self.current: dict[bytes, tuple[bytes, int | None]] = {}
+        self.committed: dict[bytes, tuple[bytes, int | None]] = {}
+
+    def expire(self, now_ms: int) -> int:
+        gone = [k for k, (_, at) in self.current.items() if at is not None and at <= now_ms]
+        for key in gone:
+            del self.current[key]
+        return len(gone)
+
+    def items(self, prefix: bytes) -> list[tuple[bytes, bytes]]:
+        return sorted((k, v) for k, (v, _) in self.current.items() if k.startswith(prefix))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_operations_and_crashes_match_a_model(
+    make_store: MakeStore, log: EventLog, tmp_path: Path, seed: int
+) -> None:
+    rng = random.Random(seed)
+    directory = tmp_path / f"model-{seed}"
+    store = make_store(directory=directory)
+    model = Model()
+    for _ in range(1_500):
+        key = b"%c%c" % (rng.choice(b"abc"), rng.choice(b"xyz"))
+        roll = rng.random()
+        if roll < 0.35:
+            value = rng.randbytes(rng.randrange(8))
+            expires_at = rng.choice([None, None, rng.randrange(500)])
+            store.put(key, value, expires_at=expires_at)
+            model.current[key] = (value, expires_at)
+        elif roll < 0.5:
+            store.delete(key)
+            model.current.pop(key, None)
+        elif roll < 0.6:
+            assert store.get(key) == (model.current[key][0] if key in model.current else None)
+        elif roll < 0.65:
+            now = rng.randrange(500)
+            assert store.expire(now) == model.expire(now)
+        elif roll < 0.72:
+            prefix = key[: rng.randrange(3)]
+            assert list(store.items(prefix)) == model.items(prefix)
+        elif roll < 0.82:
+            commit(store, log, {"ops": b"%d" % len(model.current)})
+            model.committed = dict(model.current)
+        elif roll < 0.85:
+            # Crash: whatever was not committed is gone; a new instance restores.
+            store.close()
+            store = make_store(directory=directory)
+            store.restore(log)
+            model.current = dict(model.committed)
+            assert list(store.items()) == model.items(b"")
+    assert list(store.items()) == model.items(b"")
