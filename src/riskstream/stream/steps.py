@@ -130,7 +130,16 @@ class RekeyStep(_Step):
 class StatefulStep(_Step):
     """Runs a definition's per-key logic (windows, velocity, patterns, joins)."""
 
-    __slots__ = ("_decoder", "_dirty", "_encoder", "_logics", "definition", "select", "store")
+    __slots__ = (
+        "_decoder",
+        "_dirty",
+        "_encoder",
+        "_logics",
+        "definition",
+        "max_live",
+        "select",
+        "store",
+    )
 
     def __init__(
         self,
@@ -139,11 +148,15 @@ class StatefulStep(_Step):
         definition: Definition[Any, Any, Any],
         store: StepStore,
         select: Callable[[Any], Any] | None = None,
+        max_live: int = 50_000,
     ) -> None:
         super().__init__(task, name)
         self.definition = definition
         self.select = select
         self.store = store
+        # Live logic objects are several times larger than their snapshots: keep at most
+        # ``max_live`` of them (the most recently loaded); the rest live in the store.
+        self.max_live = max_live
         self._logics: dict[bytes, Logic[Any, Any, Any]] = {}
         self._dirty: set[bytes] = set()
         self._encoder = msgspec.msgpack.Encoder()
@@ -172,6 +185,9 @@ class StatefulStep(_Step):
         logic = self._logics.get(key)
         if logic is None:
             logic = self._load(key)
+        deadline = logic.next_deadline()
+        if deadline is None or deadline > watermark:
+            return  # a stale timer: the deadline moved on since it was set
         outputs = logic.on_watermark(watermark)
         self._dirty.add(key)
         if outputs:
@@ -209,13 +225,19 @@ class StatefulStep(_Step):
                 self.store.put(key, encode(logic.snapshot()))
         flushed = len(self._dirty)
         self._dirty.clear()
+        excess = len(self._logics) - self.max_live
+        if excess > 0:
+            # Everything is clean after a flush; drop the oldest-loaded logics.
+            for key in list(self._logics)[:excess]:
+                del self._logics[key]
         return flushed
 
     def restore_timers(self) -> None:
         """Re-register every stored key's deadline (after a restore)."""
         for key, raw in self.store.items():
             logic = self.definition.build(self._decoder.decode(raw))
-            self._logics[key] = logic
+            if len(self._logics) < self.max_live:
+                self._logics[key] = logic
             self._schedule(key, logic)
 
 

@@ -209,3 +209,19 @@ def test_topology_rejects_duplicate_and_dangling_steps_and_renders() -> None:
     assert "sink -> totals" in text
     assert to_mermaid(topology).startswith("flowchart LR")
     assert topology.input_topics() == ["events"]
+
+
+def test_evicted_logic_reloads_from_the_store() -> None:
+    driver = TestDriver(_topology())
+    step = driver.tasks[0].stateful["buckets"]
+    step.max_live = 1
+    for t, user in ((1_000, "u1"), (1_100, "u2"), (1_200, "u3")):
+        _pipe(driver, user, t)
+    driver.tasks[0].flush_state()
+    assert len(step._logics) == 1
+    _pipe(driver, "u1", 1_300)
+    _pipe(driver, "u2", 25_000)
+    values = _values(driver.read("buckets"))
+    assert ["running", 0, 2] in values
+    assert ["closed", 0, 2] in values  # u1's bucket, reloaded and closed by the watermark
+
