@@ -14,6 +14,7 @@ Every error the package raises on purpose derives from :class:`RiskstreamError`:
         │   ├── UnknownTopicError
         │   └── TopicExistsError
         ├── ProduceError             a record was not acknowledged
+        │   └── RedriveError         a dead-letter re-drive stopped (riskstream.log.dlq)
         ├── ConsumerError
         │   ├── CommitFailedError    the consumer no longer owns the partition (fenced)
         │   └── NotAssignedError     seek/position on a partition the consumer does not hold

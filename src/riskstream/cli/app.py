@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from riskstream.cli.dlq import dlq_app
 from riskstream.log import open_log
 from riskstream.settings import Settings
 from riskstream.sim.smoke import SmokeSummary, run_smoke
@@ -21,6 +22,7 @@ app = typer.Typer(
 )
 topics_app = typer.Typer(help="Inspect and manage topics.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
+app.add_typer(dlq_app, name="dlq")
 console = Console(stderr=True)
 
 LogOption = typer.Option(
