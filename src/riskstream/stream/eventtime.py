@@ -41,6 +41,13 @@ class WatermarkTracker:
     def is_late(self, event_time: int) -> bool:
         return event_time < self._watermark
 
+    def register(self, source: str, now_ms: int) -> None:
+        """Declare an input before its first record, so it holds the watermark back until it
+        delivers or goes idle (otherwise the first input to deliver would set it alone and
+        the others' earlier records would all be late)."""
+        self._max_time.setdefault(source, NO_WATERMARK)
+        self._last_seen.setdefault(source, now_ms)
+
     def observe(self, source: str, event_time: int, now_ms: int) -> int:
         """Account for one event; returns the (possibly advanced) watermark."""
         if event_time > self._max_time.get(source, NO_WATERMARK):

@@ -92,6 +92,9 @@ class Task:
         self.stateful: dict[str, StatefulStep] = {}
         self.processes: dict[str, ProcessStep] = {}
         self._compile(stores)
+        now = clock()
+        for topic in self._entries:
+            self._watermarks.register(topic, now)
 
     # -- compiling --------------------------------------------------------------------------
 

@@ -225,3 +225,16 @@ def test_evicted_logic_reloads_from_the_store() -> None:
     assert ["running", 0, 2] in values
     assert ["closed", 0, 2] in values  # u1's bucket, reloaded and closed by the watermark
 
+
+
+def test_an_input_that_has_not_delivered_yet_holds_the_watermark() -> None:
+    topology = Topology("app", idle_timeout_ms=5_000)
+    both = topology.source("in", ["a", "b"], decode=_decode, event_time=lambda v: v["t"])
+    both.stateful("buckets", BucketCount()).to("buckets", encode=_encode)
+    driver = TestDriver(topology)
+    driver.pipe("b", _encode({"t": 50_000}), key=b"k")
+    driver.pipe("a", _encode({"t": 1_000}), key=b"k")  # a backlog on a: not late
+    assert driver.late() == []
+    assert driver.watermark() == 1_000
+    driver.advance_time(6_000)  # a went idle: b alone moves the watermark again
+    assert driver.watermark() >= 50_000
