@@ -11,7 +11,7 @@ record that fails to decode or whose processing raises goes to ``dlq.<topic>``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from riskstream.errors import EventDecodeError
@@ -105,7 +105,10 @@ class Task:
             if isinstance(node, SourceNode):
                 children = pushes.setdefault(node.name, [])
                 for topic in node.topics:
-                    self._entries[topic] = _Entry(node.decode, node.event_time, _fan_out(children))
+                    decode = (
+                        node.decode.get(topic) if isinstance(node.decode, Mapping) else node.decode
+                    )
+                    self._entries[topic] = _Entry(decode, node.event_time, _fan_out(children))
                 continue
             step = self._build(node, stores)
             built[node.name] = step

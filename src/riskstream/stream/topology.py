@@ -15,7 +15,7 @@ stores, changelog and repartition topics, metrics and the rendered graph derive 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,11 +47,12 @@ class TopologyError(ValueError):
 
 @dataclass(frozen=True)
 class SourceNode:
-    """Reads one or more co-partitioned topics; ``decode`` turns record values into values."""
+    """Reads one or more co-partitioned topics; ``decode`` turns record values into values
+    (one function for every topic, or one per topic)."""
 
     name: str
     topics: tuple[str, ...]
-    decode: Decode | None = None
+    decode: Decode | Mapping[str, Decode] | None = None
     event_time: Callable[[Any], int] | None = None  # defaults to the record timestamp
 
 
@@ -156,12 +157,14 @@ class Topology:
         name: str,
         topics: Sequence[str],
         *,
-        decode: Decode | None = None,
+        decode: Decode | Mapping[str, Decode] | None = None,
         event_time: Callable[[Any], int] | None = None,
     ) -> Stream:
         """A stream of the records of ``topics`` (co-partitioned, same key)."""
         if not topics:
             raise TopologyError(f"source {name!r} needs at least one topic")
+        if isinstance(decode, Mapping) and set(decode) != set(topics):
+            raise TopologyError(f"source {name!r} needs one decoder per topic, exactly")
         self.add(SourceNode(name, tuple(topics), decode, event_time))
         return Stream(self, name)
 

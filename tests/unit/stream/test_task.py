@@ -226,7 +226,6 @@ def test_evicted_logic_reloads_from_the_store() -> None:
     assert ["closed", 0, 2] in values  # u1's bucket, reloaded and closed by the watermark
 
 
-
 def test_an_input_that_has_not_delivered_yet_holds_the_watermark() -> None:
     topology = Topology("app", idle_timeout_ms=5_000)
     both = topology.source("in", ["a", "b"], decode=_decode, event_time=lambda v: v["t"])
@@ -238,3 +237,23 @@ def test_an_input_that_has_not_delivered_yet_holds_the_watermark() -> None:
     assert driver.watermark() == 1_000
     driver.advance_time(6_000)  # a went idle: b alone moves the watermark again
     assert driver.watermark() >= 50_000
+
+
+def test_a_source_can_decode_each_topic_its_own_way() -> None:
+    topology = Topology("app")
+    both = topology.source(
+        "in",
+        ["json", "csv"],
+        decode={
+            "json": _decode,
+            "csv": lambda raw: {"t": int((raw or b"0").split(b",")[0]), "amount": 1},
+        },
+        event_time=lambda v: v["t"],
+    )
+    both.process("totals", Totals(), state_type=int).to("totals", encode=_encode)
+    driver = TestDriver(topology)
+    driver.pipe("json", _encode({"t": 1, "amount": 5}), key=b"u")
+    driver.pipe("csv", b"2,whatever", key=b"u")
+    assert [v["total"] for v in _values(driver.read("totals"))] == [5, 6]
+    with pytest.raises(TopologyError):
+        Topology("x").source("in", ["a", "b"], decode={"a": _decode})
