@@ -32,6 +32,7 @@ from riskstream.log.port import EventLog
 from riskstream.log.records import DeliveryReport, Record, TopicPartition, TopicSpec
 from riskstream.state import SqliteStore, changelog_topic, ensure_changelog
 from riskstream.stream.dedup import written_since
+from riskstream.stream.metrics import RunnerMetrics
 from riskstream.stream.task import Task
 from riskstream.stream.task_store import PrefixedStore
 from riskstream.stream.topology import Topology
@@ -69,17 +70,22 @@ class _Unit:
     checkpoints keep them, so a crash during the replay scans the same outputs again.
     """
 
-    __slots__ = ("positions", "replay_from", "store", "task")
+    __slots__ = ("positions", "replay_from", "store", "suppressing", "task")
 
     def __init__(self, task: Task, store: SqliteStore) -> None:
         self.task = task
         self.store = store
         self.positions: dict[TopicPartition, int] = {}
         self.replay_from: dict[str, int] = {}
+        self.suppressing = 0  # len(task.suppress) when last counted, for the metrics
 
 
 class Runner:
-    """Runs every task of a topology assigned to this process."""
+    """Runs every task of a topology assigned to this process.
+
+    ``metrics`` (default: a new :class:`RunnerMetrics` for the application) receives counts
+    once per batch and per commit; serve them with ``runner.metrics.serve(port)``.
+    """
 
     def __init__(
         self,
@@ -92,6 +98,7 @@ class Runner:
         max_batch: int = 10_000,
         session_timeout_ms: int = 10_000,
         clock: Callable[[], int] | None = None,
+        metrics: RunnerMetrics | None = None,
     ) -> None:
         self.topology = topology
         self.log = log
@@ -100,12 +107,16 @@ class Runner:
         self.commit_interval_ms = commit_interval_ms
         self.max_batch = max_batch
         self.clock = clock or (lambda: int(time.time() * 1000))
+        self.metrics = metrics if metrics is not None else RunnerMetrics(topology.application)
         self.units: dict[int, _Unit] = {}
         self.processed = 0
         self._failed: list[DeliveryReport] = []
         self._producer = log.producer(on_delivery=self._delivered, linger_ms=1)
         self._consumer = log.consumer(self.group_id, session_timeout_ms=session_timeout_ms)
         self._probe = log.consumer()
+        # Never assigned, so it never fetches: on Kafka, an offset query from a fetching
+        # consumer waits behind its long-poll fetch (~500 ms), from this one it takes ~0.5 ms.
+        self._lag_probe = log.consumer()
         self._watched: set[str] = set()
         self._last_commit = 0.0
 
@@ -142,6 +153,8 @@ class Runner:
         return [n.name for n in self.topology.nodes.values() if isinstance(n, RekeyNode)]
 
     def _assigned(self, partitions: list[TopicPartition]) -> None:
+        if partitions:
+            self.metrics.rebalanced("assigned")
         for number in sorted({tp.partition for tp in partitions}):
             if number not in self.units:
                 self.units[number] = self._open_unit(number)
@@ -155,7 +168,8 @@ class Runner:
         store = SqliteStore(
             self.state_store_name, number, changelog=self.changelog, directory=self.state_dir
         )
-        stats = store.restore(self.log)
+        stats = store.restore(self.log, on_progress=self.metrics.restore_progress(number))
+        self.metrics.restored(number, stats.seconds)
         logger.info(
             "task %s[%d] restored %d changelog records in %.3fs",
             self.topology.application,
@@ -180,13 +194,17 @@ class Runner:
             # Never committed: anything this task wrote before a crash is in the whole log.
             starts = {tp: 0 for tp in self._probe.assignment()}
         task.suppress = written_since(self.log, starts, {number})
+        unit.suppressing = len(task.suppress)
         unit.replay_from = {_tp_name(tp): offset for tp, offset in starts.items()}
         task.restore_timers()
         return unit
 
     def _revoked(self, partitions: list[TopicPartition]) -> None:
         numbers = {tp.partition for tp in partitions}
+        if partitions:
+            self.metrics.rebalanced("revoked")
         self.commit(only=numbers)
+        self.metrics.forget(partitions, numbers)
         for number in numbers:
             unit = self.units.pop(number, None)
             if unit is not None:
@@ -197,7 +215,10 @@ class Runner:
     def poll_once(self, timeout: float = 0.1) -> int:
         """One cycle: poll, process, produce, and commit when the interval has passed."""
         records = self._consumer.poll(max_records=self.max_batch, timeout=timeout)
+        began = time.perf_counter()
+        first_input_ms = 0
         if records:
+            self.metrics.records_in(records)
             by_partition: dict[int, list[Record]] = defaultdict(list)
             for record in records:
                 by_partition[record.partition].append(record)
@@ -207,14 +228,23 @@ class Runner:
                 for record in batch:
                     unit.positions[record.topic_partition] = record.offset + 1
             self.processed += len(records)
+            # The batch's longest-waiting input (first in its partition), for the latency.
+            first_input_ms = min(batch[0].timestamp for batch in by_partition.values())
+        produced = 0
         for unit in self.units.values():
             unit.task.advance()
-            self._produce(unit.task)
+            produced += self._produce(unit)
+        if records:
+            self.metrics.batch_processed(time.perf_counter() - began)
+            if produced:
+                self.metrics.end_to_end(first_input_ms)
         if (time.monotonic() - self._last_commit) * 1000 >= self.commit_interval_ms:
             self.commit()
         return len(records)
 
-    def _produce(self, task: Task) -> None:
+    def _produce(self, unit: _Unit) -> int:
+        """Produce the unit's pending outputs; returns how many."""
+        task = unit.task
         outputs, task.outputs = task.outputs, []
         produce = self._producer.produce
         for out in outputs:
@@ -229,6 +259,12 @@ class Runner:
             if out.topic not in self._watched:
                 self._watch(out.topic)
         self._producer.poll(0)
+        if outputs:
+            self.metrics.records_out(outputs, self.topology.late_topic)
+        if len(task.suppress) != unit.suppressing:
+            self.metrics.suppressed(unit.suppressing - len(task.suppress))
+            unit.suppressing = len(task.suppress)
+        return len(outputs)
 
     def caught_up(self) -> bool:
         """True when every assigned input partition was read to its end at the last poll."""
@@ -260,8 +296,9 @@ class Runner:
         units = {n: u for n, u in self.units.items() if only is None or n in only}
         if not units:
             return
+        began = time.perf_counter()
         for unit in units.values():
-            self._produce(unit.task)
+            self._produce(unit)
         self._flush_producer()
         ends = {_tp_name(tp): self._probe.watermarks(tp)[1] for tp in self._probe.assignment()}
         for unit in units.values():
@@ -282,6 +319,21 @@ class Runner:
             except CommitFailedError as exc:
                 # The store already holds the offsets; the group's copy is for lag monitoring.
                 logger.warning("group offsets not committed: %s", exc)
+        self.metrics.committed(time.perf_counter() - began)
+        if only is None:  # not for a revocation: its partitions' gauges are dropped instead
+            self._observe_progress(units)
+
+    def _observe_progress(self, units: dict[int, _Unit]) -> None:
+        """Set the lag gauges of the units' partitions and, now and then, their state sizes."""
+        for tp in self._consumer.assignment():
+            unit = units.get(tp.partition)
+            if unit is not None:
+                low, high = self._lag_probe.watermarks(tp)
+                # Neither read nor in the task's checkpoint: the consumer starts at the earliest.
+                self.metrics.lag(tp, high - unit.positions.get(tp, low))
+        if self.metrics.state_size_due():
+            for number, unit in units.items():
+                self.metrics.state_size(number, unit.store.approximate_size())
 
     def _flush_producer(self) -> None:
         while self._producer.flush(10) > 0:
@@ -297,6 +349,7 @@ class Runner:
         finally:
             self._consumer.close()
             self._probe.close()
+            self._lag_probe.close()
             self._producer.close()
             for unit in self.units.values():
                 unit.store.close()
