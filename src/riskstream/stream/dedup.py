@@ -25,7 +25,8 @@ def written_since(
         return set()
     consumer = log.consumer()
     try:
-        consumer.assign(list(starts))
+        # Ask for the ends before assigning: a fetching Kafka consumer answers offset
+        # queries only after its long poll.
         ends = {tp: consumer.watermarks(tp)[1] for tp in starts}
         pending = {tp for tp in starts if ends[tp] > starts[tp]}
         consumer.assign(sorted(pending))
