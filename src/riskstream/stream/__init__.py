@@ -6,6 +6,7 @@ Nothing here knows about fraud: :mod:`riskstream.fraud` builds on it.
 
 from riskstream.stream.item import Item
 from riskstream.stream.logic import Definition, Logic
+from riskstream.stream.metrics import RunnerMetrics
 from riskstream.stream.output import OUTPUT_ID_HEADER, Output
 from riskstream.stream.processor import Context, KeyState, Processor
 from riskstream.stream.render import describe, to_mermaid
@@ -23,6 +24,7 @@ __all__ = [
     "Output",
     "Processor",
     "Runner",
+    "RunnerMetrics",
     "Stream",
     "Task",
     "Topology",
