@@ -33,6 +33,7 @@ from riskstream.log.records import DeliveryReport, Record, TopicPartition, Topic
 from riskstream.state import SqliteStore, changelog_topic, ensure_changelog
 from riskstream.stream.dedup import written_since
 from riskstream.stream.metrics import RunnerMetrics
+from riskstream.stream.ordering import TimeOrderedBuffer
 from riskstream.stream.task import Task
 from riskstream.stream.task_store import PrefixedStore
 from riskstream.stream.topology import Topology
@@ -70,13 +71,14 @@ class _Unit:
     checkpoints keep them, so a crash during the replay scans the same outputs again.
     """
 
-    __slots__ = ("positions", "replay_from", "store", "suppressing", "task")
+    __slots__ = ("buffer", "positions", "replay_from", "store", "suppressing", "task")
 
     def __init__(self, task: Task, store: SqliteStore) -> None:
         self.task = task
         self.store = store
         self.positions: dict[TopicPartition, int] = {}
         self.replay_from: dict[str, int] = {}
+        self.buffer = TimeOrderedBuffer()
         self.suppressing = 0  # len(task.suppress) when last counted, for the metrics
 
 
@@ -224,13 +226,10 @@ class Runner:
             for record in records:
                 by_partition[record.partition].append(record)
             for number, batch in by_partition.items():
-                unit = self.units[number]
-                unit.task.process(batch)
-                for record in batch:
-                    unit.positions[record.topic_partition] = record.offset + 1
-            self.processed += len(records)
+                self.units[number].buffer.add(batch)
             # The batch's longest-waiting input (first in its partition), for the latency.
             first_input_ms = min(batch[0].timestamp for batch in by_partition.values())
+        self._process_buffered()
         produced = 0
         for unit in self.units.values():
             unit.task.advance()
@@ -242,6 +241,22 @@ class Runner:
         if (time.monotonic() - self._last_commit) * 1000 >= self.commit_interval_ms:
             self.commit()
         return len(records)
+
+    def _process_buffered(self) -> None:
+        """Give each task the records it can take in timestamp order; only processed
+        records move the positions that commits record."""
+        at_end = self._consumer.at_end()
+        inputs: dict[int, list[TopicPartition]] = defaultdict(list)
+        for tp in self._consumer.assignment():
+            inputs[tp.partition].append(tp)
+        for number, unit in self.units.items():
+            batch = unit.buffer.release(inputs[number], at_end)
+            if batch:
+                unit.task.process(batch)
+                positions = unit.positions
+                for record in batch:
+                    positions[record.topic_partition] = record.offset + 1
+                self.processed += len(batch)
 
     def _produce(self, unit: _Unit) -> int:
         """Produce the unit's pending outputs; returns how many."""
@@ -270,7 +285,8 @@ class Runner:
     def caught_up(self) -> bool:
         """True when every assigned input partition was read to its end at the last poll."""
         held = self._consumer.assignment()
-        return bool(held) and set(held) <= self._consumer.at_end()
+        buffered = any(len(unit.buffer) for unit in self.units.values())
+        return bool(held) and set(held) <= self._consumer.at_end() and not buffered
 
     def _watch(self, topic: str) -> None:
         self._watched.add(topic)
