@@ -18,7 +18,12 @@ def test_merges_inputs_by_timestamp_while_every_input_has_data() -> None:
     buffer.add(_records(B, 15, 25))
     released = buffer.release([A, B], frozenset())
     # b ran dry after 25: a's 30 might be followed by an older b record, so it waits.
-    assert [(r.topic, r.timestamp) for r in released] == [("a", 10), ("b", 15), ("a", 20), ("b", 25)]
+    assert [(r.topic, r.timestamp) for r in released] == [
+        ("a", 10),
+        ("b", 15),
+        ("a", 20),
+        ("b", 25),
+    ]
     assert len(buffer) == 2
 
 
