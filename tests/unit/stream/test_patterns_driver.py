@@ -82,3 +82,22 @@ def test_timeouts_and_late_events() -> None:
     assert [_decode(o.value)["id"] for o in driver.late()] == ["fail3"]
     _pipe(driver, "u9", 80 * SECOND, "x2")  # watermark 75 s: fail1's window (70 s) passed
     assert _alerts(driver) == [("pattern.timeout", "fail_then_ok", ["fail1", "fail2"])]
+
+
+def test_strict_next_breaks_on_an_event_between_and_relaxed_does_not() -> None:
+    strict = Pattern.begin("login", where=is_("login")).next("promo", where=is_("promo"))
+    relaxed = Pattern.begin("login", where=is_("login")).followed_by("promo", where=is_("promo"))
+    definition: PatternDefinition[dict[str, Any]] = PatternDefinition(
+        {"strict": strict.within(60 * SECOND), "relaxed": relaxed.within(60 * SECOND)},
+        value_type=dict[str, Any],
+    )
+    topology = Topology("app", idle_timeout_ms=10**9)
+    events = topology.source("events", ["events"], decode=_decode, event_time=lambda v: v["t"])
+    events.stateful("patterns", definition).to("alerts", encode=msgspec.json.encode)
+    driver = TestDriver(topology)
+    for i, event in enumerate(["login1", "click1", "promo1"]):
+        _pipe(driver, "u1", i * SECOND, event)
+    assert _alerts(driver) == [("pattern.match", "relaxed", ["login1", "promo1"])]
+    for i, event in enumerate(["login2", "promo2"]):
+        _pipe(driver, "u2", (10 + i) * SECOND, event)
+    assert {pattern for _, pattern, _ in _alerts(driver)} == {"strict", "relaxed"}
