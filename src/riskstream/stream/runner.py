@@ -138,7 +138,7 @@ class Runner:
         inputs = self.topology.input_topics()
         described = self.log.admin.describe_topics(inputs)
         partitions = max((spec.partitions for spec in described.values()), default=1)
-        internal = [self.topology.repartition_topic(n) for n in self._rekey_steps()]
+        internal = self.topology.repartition_topics()
         outputs = [*self.topology.output_topics(), self.topology.late_topic]
         outputs += [dlq_topic(topic) for topic in inputs]
         specs = [TopicSpec(name=name, partitions=partitions) for name in {*internal, *outputs}]
@@ -149,11 +149,6 @@ class Runner:
             TopicPartition(t, p) for t in sorted(self._watched) for p in range(partitions)
         ]
         self._consumer.subscribe(inputs, on_assign=self._assigned, on_revoke=self._revoked)
-
-    def _rekey_steps(self) -> list[str]:
-        from riskstream.stream.topology import RekeyNode  # noqa: PLC0415 - avoids a cycle at import
-
-        return [n.name for n in self.topology.nodes.values() if isinstance(n, RekeyNode)]
 
     def _assigned(self, partitions: list[TopicPartition]) -> None:
         if partitions:

@@ -112,7 +112,7 @@ class Task:
                 continue
             step = self._build(node, stores)
             built[node.name] = step
-            pushes[node.name] = step.children if hasattr(step, "children") else []
+            pushes[node.name] = step.children
             if isinstance(node, JoinNode):
                 pushes[node.left].append(JoinSide(step, node.wrap_left).push)
                 pushes[node.right].append(JoinSide(step, node.wrap_right).push)

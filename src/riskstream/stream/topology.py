@@ -177,15 +177,17 @@ class Topology:
     def children(self, name: str) -> list[Node]:
         return [node for node in self.nodes.values() if name in _parents(node)]
 
+    def repartition_topics(self) -> list[str]:
+        return [
+            self.repartition_topic(node.name)
+            for node in self.nodes.values()
+            if isinstance(node, RekeyNode)
+        ]
+
     def input_topics(self) -> list[str]:
         """Every topic a task reads: sources and repartition topics."""
-        topics: list[str] = []
-        for node in self.nodes.values():
-            if isinstance(node, SourceNode):
-                topics.extend(node.topics)
-            elif isinstance(node, RekeyNode):
-                topics.append(self.repartition_topic(node.name))
-        return topics
+        sources = [node for node in self.nodes.values() if isinstance(node, SourceNode)]
+        return [topic for node in sources for topic in node.topics] + self.repartition_topics()
 
     def output_topics(self) -> list[str]:
         return [node.topic for node in self.nodes.values() if isinstance(node, SinkNode)]
