@@ -7,9 +7,12 @@ from collections import Counter
 from pathlib import Path
 
 import msgspec
+import pytest
 
 from riskstream.log import TopicPartition, TopicSpec, open_log
+from riskstream.errors import ConfigError
 from riskstream.stream import OUTPUT_ID_HEADER, Runner, Topology
+from riskstream.stream.runner import Delivery
 from tests.integration.runner_app import PARTITIONS, RunningTotal
 
 EVENTS = 5_000
@@ -24,7 +27,10 @@ def _topology(application: str, source: str, sink: str) -> Topology:
     return topology
 
 
-def test_runner_on_kafka_restarts_without_duplicates(kafka_bootstrap: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("delivery", ["low_latency", "exactly_once"])
+def test_runner_on_kafka_restarts_without_duplicates(
+    kafka_bootstrap: str, tmp_path: Path, delivery: Delivery
+) -> None:
     log = open_log(f"kafka://{kafka_bootstrap}")
     run = uuid.uuid4().hex[:8]
     source, sink, application = f"events-{run}", f"totals-{run}", f"app-{run}"
@@ -35,9 +41,13 @@ def test_runner_on_kafka_restarts_without_duplicates(kafka_bootstrap: str, tmp_p
         producer.produce(source, value, f"user-{i % 40}".encode(), timestamp=1_000 + i)
     assert producer.flush(30) == 0
 
-    def run_until(processed: int | None) -> Runner:
+    def run_until(processed: int | None, commit_interval_ms: int = 100) -> Runner:
         runner = Runner(
-            _topology(application, source, sink), log, state_dir=tmp_path, commit_interval_ms=100
+            _topology(application, source, sink),
+            log,
+            state_dir=tmp_path,
+            delivery=delivery,
+            commit_interval_ms=commit_interval_ms,
         )
         runner.start()
         while not (len(runner.units) == PARTITIONS and runner.caught_up()):
@@ -46,9 +56,13 @@ def test_runner_on_kafka_restarts_without_duplicates(kafka_bootstrap: str, tmp_p
                 break
         return runner
 
-    first = run_until(EVENTS // 3)
+    first = run_until(EVENTS // 3, commit_interval_ms=10**9)
     first.commit()
-    # Crash without a clean hand-over: outputs after the last commit exist, state does not.
+    while first.processed < 2 * EVENTS // 3:
+        first.poll_once(0.1)
+    first._producer.flush(30)
+    # Crash without a clean hand-over: outputs after the last commit exist (in low_latency)
+    # or sit in an open transaction (in exactly_once), the state does not.
     first._consumer.close()  # simulate the process dying after leaving the group
     for unit in first.units.values():
         unit.store.close()
@@ -59,10 +73,30 @@ def test_runner_on_kafka_restarts_without_duplicates(kafka_bootstrap: str, tmp_p
     tps = [TopicPartition(sink, p) for p in range(PARTITIONS)]
     consumer.assign(tps)
     ids: list[bytes] = []
+    totals: dict[int, int] = {}
     while not set(tps) <= consumer.at_end():
-        ids += [r.header(OUTPUT_ID_HEADER) or b"" for r in consumer.poll(10_000, 0.5)]
+        for record in consumer.poll(10_000, 0.5):
+            ids.append(record.header(OUTPUT_ID_HEADER) or b"")
+            i, total = msgspec.json.decode(record.value or b"")
+            totals[i] = total
     consumer.close()
+    # The i-th event is event number i // 40 + 1 of its key: state counted each input once.
+    assert totals == {i: i // 40 + 1 for i in range(EVENTS)}
+    # The restarted runner skipped (low_latency) or never made visible (exactly_once) the
+    # outputs written after the last commit: each input has one, with nothing to deduplicate.
     assert len(ids) == EVENTS
     assert [i for i, n in Counter(ids).items() if n > 1] == []
     log.admin.delete_topics([source, sink])
+    log.close()
+
+
+def test_exactly_once_is_refused_on_a_log_without_transactions(tmp_path: Path) -> None:
+    log = open_log(f"embedded:{tmp_path / 'log'}")
+    with pytest.raises(ConfigError, match="exactly_once delivery needs a log with transactions"):
+        Runner(
+            _topology("app", "events", "totals"),
+            log,
+            state_dir=tmp_path / "state",
+            delivery="exactly_once",
+        )
     log.close()

@@ -6,6 +6,7 @@ the group, so a clean stop loses nothing and the partitions move on at once.
 
 from __future__ import annotations
 
+import enum
 import importlib
 import logging
 import signal
@@ -23,6 +24,18 @@ from riskstream.stream import Runner, Topology
 __all__ = ["load_topology", "worker"]
 
 console = Console(stderr=True)
+
+
+class DeliveryChoice(enum.StrEnum):
+    low_latency = "low_latency"
+    exactly_once = "exactly_once"
+
+
+_DELIVERY = typer.Option(
+    DeliveryChoice.low_latency,
+    help="low_latency: outputs leave at once, with deterministic ids to deduplicate by; "
+    "exactly_once: Kafka transactions, outputs visible at each commit.",
+)
 
 
 def load_topology(spec: str) -> Topology:
@@ -44,8 +57,12 @@ def worker(
     log_url: str | None = typer.Option(None, "--log", help="Event log URL (default: settings)."),
     group: str | None = typer.Option(None, help="Consumer group (default: the application name)."),
     state_dir: str = typer.Option(".riskstream/state", help="Directory of the local state stores."),
-    commit_interval_ms: int = typer.Option(
-        1_000, min=1, help="How often state and offsets commit."
+    delivery: DeliveryChoice = _DELIVERY,
+    commit_interval_ms: int | None = typer.Option(
+        None, min=1, help="How often state and offsets commit (default 1000, exactly_once 100)."
+    ),
+    session_timeout_ms: int = typer.Option(
+        10_000, min=1_000, help="How long the group waits for a silent worker before moving on."
     ),
     metrics_port: int | None = typer.Option(None, help="Serve Prometheus metrics on this port."),
 ) -> None:
@@ -60,7 +77,9 @@ def worker(
         log,
         state_dir=state_dir,
         group_id=group,
+        delivery=delivery.value,
         commit_interval_ms=commit_interval_ms,
+        session_timeout_ms=session_timeout_ms,
     )
     stopping = threading.Event()
 

@@ -10,26 +10,36 @@ state store (:class:`~riskstream.state.SqliteStore`, changelogged). The cycle:
    changed state, and commit state + input offsets + output end offsets in one store
    transaction (its changelog marker carries them too); then commit the group offsets.
 
-After a crash, a task restores its store, resumes from the input offsets committed *with its
-state*, and skips the outputs that were already written after that commit (found by their
-ids, see :mod:`riskstream.stream.dedup`): each input yields its outputs exactly once and the
-state equals that of an uninterrupted run.
+Two delivery modes:
+
+* ``low_latency`` (the default): outputs leave at once. After a crash, a task restores its
+  store, resumes from the input offsets committed *with its state*, and skips the outputs that
+  were already written after that commit (found by their ids, see
+  :mod:`riskstream.stream.dedup`): each input yields its outputs once and the state equals
+  that of an uninterrupted run. Readers still deduplicate by id, for the window between a
+  crash and the restarted task's scan.
+* ``exactly_once``: one Kafka transaction per commit interval (EOS v2) holds the outputs, the
+  changelog writes and the group offsets; ``read_committed`` readers see each output once,
+  with no deduplication, but only when its transaction commits.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 
 from riskstream.errors import CommitFailedError, ProduceError
 from riskstream.log.deadletter import dlq_topic
-from riskstream.log.port import EventLog
+from riskstream.log.port import EventLog, Producer
 from riskstream.log.records import DeliveryReport, Record, TopicPartition, TopicSpec
+from riskstream.log.transactions import TransactionalProducer, transactional
 from riskstream.state import SqliteStore, changelog_topic, ensure_changelog
 from riskstream.stream.dedup import written_since
 from riskstream.stream.metrics import RunnerMetrics
@@ -38,12 +48,29 @@ from riskstream.stream.task import Task
 from riskstream.stream.task_store import PrefixedStore
 from riskstream.stream.topology import Topology
 
-__all__ = ["Runner", "RunnerCheckpoint"]
+__all__ = ["Delivery", "Runner", "RunnerCheckpoint", "worker_id"]
 
 logger = logging.getLogger(__name__)
 
 _META_KEY = "runner"
 _STORE = "state"  # one store per task; steps keep their keys under their own prefix
+_WORKER_ID_FILE = "worker-id"
+
+Delivery = Literal["low_latency", "exactly_once"]
+DEFAULT_COMMIT_INTERVAL_MS: dict[Delivery, int] = {"low_latency": 1_000, "exactly_once": 100}
+
+
+def worker_id(state_dir: Path) -> str:
+    """This state directory's stable worker id (made once). A restarted worker keeps its
+    transactional id, so its first transaction fences and aborts its predecessor's."""
+    path = state_dir / _WORKER_ID_FILE
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        made = uuid.uuid4().hex[:12]
+        path.write_text(made + "\n")
+        return made
 
 
 class RunnerCheckpoint(msgspec.Struct, kw_only=True):
@@ -85,7 +112,9 @@ class _Unit:
 class Runner:
     """Runs every task of a topology assigned to this process.
 
-    ``metrics`` (default: a new :class:`RunnerMetrics` for the application) receives counts
+    ``delivery`` picks the guarantee (see the module docstring); ``commit_interval_ms``
+    defaults to 1 s for ``low_latency`` and 100 ms for ``exactly_once``, whose outputs wait
+    for it. ``metrics`` (default: a new :class:`RunnerMetrics` for the application) receives counts
     once per batch and per commit; serve them with ``runner.metrics.serve(port)``.
     """
 
@@ -96,7 +125,8 @@ class Runner:
         *,
         state_dir: Path | str,
         group_id: str | None = None,
-        commit_interval_ms: int = 1_000,
+        delivery: Delivery = "low_latency",
+        commit_interval_ms: int | None = None,
         max_batch: int = 10_000,
         session_timeout_ms: int = 10_000,
         clock: Callable[[], int] | None = None,
@@ -106,14 +136,26 @@ class Runner:
         self.log = log
         self.state_dir = Path(state_dir)
         self.group_id = group_id or topology.application
-        self.commit_interval_ms = commit_interval_ms
+        self.delivery: Delivery = delivery
+        self.commit_interval_ms = commit_interval_ms or DEFAULT_COMMIT_INTERVAL_MS[delivery]
         self.max_batch = max_batch
         self.clock = clock or (lambda: int(time.time() * 1000))
         self.metrics = metrics if metrics is not None else RunnerMetrics(topology.application)
         self.units: dict[int, _Unit] = {}
         self.processed = 0
         self._failed: list[DeliveryReport] = []
-        self._producer = log.producer(on_delivery=self._delivered, linger_ms=1)
+        self._transactions: TransactionalProducer | None = None
+        self._in_transaction = False
+        self._committed_offsets: dict[TopicPartition, int] = {}
+        if delivery == "exactly_once":
+            self._transactions = transactional(log).transactional_producer(
+                f"{self.group_id}-{worker_id(self.state_dir)}",
+                on_delivery=self._delivered,
+                linger_ms=1,
+            )
+            self._producer: Producer = self._transactions
+        else:
+            self._producer = log.producer(on_delivery=self._delivered, linger_ms=1)
         self._consumer = log.consumer(self.group_id, session_timeout_ms=session_timeout_ms)
         self._probe = log.consumer()  # output end offsets; never assigned
         self._watched_partitions: list[TopicPartition] = []
@@ -191,7 +233,11 @@ class Runner:
         else:
             # Never committed: anything this task wrote before a crash is in the whole log.
             starts = dict.fromkeys(self._watched_partitions, 0)
-        task.suppress = written_since(self.log, starts, {number})
+        if self._transactions is not None:
+            # Outputs after the committed state were in a transaction that never committed:
+            # read_committed readers never see them, so there is nothing to skip.
+            starts = {}
+        task.suppress = written_since(self.log, starts, {number}) if starts else set()
         unit.suppressing = len(task.suppress)
         unit.replay_from = {_tp_name(tp): offset for tp, offset in starts.items()}
         task.restore_timers()
@@ -257,6 +303,8 @@ class Runner:
         """Produce the unit's pending outputs; returns how many."""
         task = unit.task
         outputs, task.outputs = task.outputs, []
+        if outputs and not self._in_transaction and self._transactions is not None:
+            self._begin()
         produce = self._producer.produce
         for out in outputs:
             produce(
@@ -303,8 +351,14 @@ class Runner:
     # -- committing -------------------------------------------------------------------------
 
     def commit(self, only: set[int] | None = None) -> None:
-        """Make everything processed so far durable: outputs, state and offsets."""
+        """Make everything processed so far durable: outputs, state and offsets.
+
+        ``only`` limits a ``low_latency`` commit to some tasks (a revocation); a transaction
+        holds every task's outputs, so ``exactly_once`` always commits them all."""
         self._last_commit = time.monotonic()
+        if self._transactions is not None:
+            self._commit_transaction(self._transactions, revoking=only is not None)
+            return
         units = {n: u for n, u in self.units.items() if only is None or n in only}
         if not units:
             return
@@ -335,6 +389,50 @@ class Runner:
                 logger.warning("group offsets not committed: %s", exc)
         self.metrics.committed(time.perf_counter() - began)
         if only is None:  # not for a revocation: its partitions' gauges are dropped instead
+            self._observe_progress(units)
+
+    def _begin(self) -> None:
+        if self._transactions is not None:
+            self._transactions.begin_transaction()
+            self._in_transaction = True
+
+    def _commit_transaction(self, transactions: TransactionalProducer, *, revoking: bool) -> None:
+        """Outputs, changelog writes and input offsets of every task, in one transaction."""
+        units = self.units
+        began = time.perf_counter()
+        for unit in units.values():
+            self._produce(unit)
+        offsets = {tp: off for unit in units.values() for tp, off in unit.positions.items()}
+        flushed = sum(unit.task.flush_state() for unit in units.values())
+        if not (self._in_transaction or flushed or offsets != self._committed_offsets):
+            return  # idle: an empty transaction would only cost a round trip
+        if not self._in_transaction:
+            self._begin()
+        try:
+            for unit in units.values():
+                checkpoint = RunnerCheckpoint(
+                    inputs={_tp_name(tp): offset for tp, offset in unit.positions.items()},
+                    watermarks=unit.task.watermark_state(),
+                )
+                unit.store.flush(self._producer, {_META_KEY: msgspec.msgpack.encode(checkpoint)})
+            self._flush_producer()
+            if offsets:
+                transactions.send_offsets(offsets, self._consumer)
+            transactions.commit_transaction()
+        except BaseException:
+            # Fenced, or a record was refused: nothing of this transaction becomes visible,
+            # and this process's state is ahead of the log; its tasks restore on restart.
+            self._in_transaction = False
+            try:
+                transactions.abort_transaction()
+            finally:
+                raise
+        self._in_transaction = False
+        self._committed_offsets = offsets
+        for unit in units.values():
+            unit.store.commit()
+        self.metrics.committed(time.perf_counter() - began)
+        if not revoking:
             self._observe_progress(units)
 
     def _observe_progress(self, units: dict[int, _Unit]) -> None:

@@ -260,6 +260,14 @@ class KafkaConsumer:
     def at_end(self) -> frozenset[TopicPartition]:
         return frozenset(self._at_end)
 
+    def group_metadata(self) -> object:
+        """The group's identity and generation, for a transactional producer to commit
+        offsets with (and be fenced by, once the group has moved on)."""
+        self._check_open()
+        if self._group is None:
+            raise ValueError("group metadata needs a consumer created with a group_id")
+        return self._consumer.consumer_group_metadata()
+
     # -- offsets ----------------------------------------------------------------------
 
     def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:

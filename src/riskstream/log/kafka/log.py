@@ -60,6 +60,22 @@ class KafkaLog:
         self._clients.add(producer)
         return producer
 
+    def transactional_producer(
+        self,
+        transactional_id: str,
+        *,
+        on_delivery: DeliveryCallback | None = None,
+        linger_ms: int = 5,
+        transaction_timeout_ms: int = 10_000,
+    ) -> KafkaProducer:
+        self._check_open()
+        config = producer_config(self._bootstrap, self._options, linger_ms=linger_ms)
+        config["transactional.id"] = transactional_id
+        config.setdefault("transaction.timeout.ms", str(transaction_timeout_ms))
+        producer = KafkaProducer(config, on_delivery)
+        self._clients.add(producer)
+        return producer
+
     def consumer(
         self,
         group_id: str | None = None,

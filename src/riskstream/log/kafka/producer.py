@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka import Producer as _CkProducer
+from confluent_kafka import TopicPartition as _CkPartition
 
 from riskstream.errors import LogClosedError, ProduceError
+from riskstream.log.kafka.consumer import KafkaConsumer
 from riskstream.log.kafka.errors import creation_error, describe, translate
-from riskstream.log.port import DeliveryCallback
-from riskstream.log.records import DeliveryReport, Headers
+from riskstream.log.port import Consumer, DeliveryCallback
+from riskstream.log.records import DeliveryReport, Headers, TopicPartition
 
 __all__ = ["KafkaProducer"]
 
@@ -155,8 +157,23 @@ class KafkaProducer:
     def abort_transaction(self, timeout: float = _REQUEST_TIMEOUT_S) -> None:
         self._transaction(self._producer.abort_transaction, timeout)
 
+    def send_offsets(self, offsets: Mapping[TopicPartition, int], consumer: Consumer) -> None:
+        if not isinstance(consumer, KafkaConsumer):
+            raise TypeError(
+                f"offsets of a {type(consumer).__name__} cannot join a Kafka transaction"
+            )
+        parts = [
+            _CkPartition(topic, partition, offset) for (topic, partition), offset in offsets.items()
+        ]
+        self._transaction(
+            self._producer.send_offsets_to_transaction,
+            parts,
+            consumer.group_metadata(),
+            _REQUEST_TIMEOUT_S,
+        )
+
     @staticmethod
-    def _transaction(operation: Callable[..., None], *args: float) -> None:
+    def _transaction(operation: Callable[..., None], *args: object) -> None:
         try:
             operation(*args)
         except KafkaException as exc:
