@@ -55,6 +55,9 @@ logger = logging.getLogger(__name__)
 _META_KEY = "runner"
 _STORE = "state"  # one store per task; steps keep their keys under their own prefix
 _WORKER_ID_FILE = "worker-id"
+# How often the end offsets of output partitions this worker does not write are re-read: a
+# stale end only makes a restarted task scan further back for its own outputs.
+_REPROBE_S = 30.0
 
 Delivery = Literal["low_latency", "exactly_once"]
 DEFAULT_COMMIT_INTERVAL_MS: dict[Delivery, int] = {"low_latency": 1_000, "exactly_once": 100}
@@ -158,6 +161,12 @@ class Runner:
             self._producer = log.producer(on_delivery=self._delivered, linger_ms=1)
         self._consumer = log.consumer(self.group_id, session_timeout_ms=session_timeout_ms)
         self._probe = log.consumer()  # output end offsets; never assigned
+        # Output end offsets, "topic:partition" -> next offset: from our own outputs'
+        # delivery reports where we write, from the probe (now and then) where we do not.
+        self._ends: dict[str, int] = {}
+        self._acked: dict[tuple[str, int], int] = {}
+        self._written: set[str] = set()
+        self._probed = time.monotonic()
         self._watched_partitions: list[TopicPartition] = []
         # Never assigned, so it never fetches: on Kafka, an offset query from a fetching
         # consumer waits behind its long-poll fetch (~500 ms), from this one it takes ~0.5 ms.
@@ -339,8 +348,32 @@ class Runner:
             self._watched_partitions += extra
 
     def _delivered(self, report: DeliveryReport) -> None:
-        if report.error is not None:
+        if report.error is None:
+            self._acked[report.topic, report.partition] = report.offset
+        else:
             self._failed.append(report)
+
+    def _output_ends(self) -> dict[str, int]:
+        """Where each output partition ended at the last flush, as far as this worker's
+        outputs go: a restarted task looks for its outputs from there on."""
+        ends = self._ends
+        for (topic, partition), offset in self._acked.items():
+            name = f"{topic}:{partition}"
+            ends[name] = offset + 1
+            self._written.add(name)
+        self._acked.clear()
+        now = time.monotonic()
+        due = now - self._probed >= _REPROBE_S
+        for tp in self._watched_partitions:
+            name = _tp_name(tp)
+            # A round trip only where we have not written lately: a probed end never
+            # passes an output of ours made after it.
+            if name not in ends or (due and name not in self._written):
+                ends[name] = self._probe.watermarks(tp)[1]
+        if due:
+            self._probed = now
+            self._written.clear()
+        return ends
 
     def run(self, stop: Callable[[], bool], *, idle_timeout: float = 0.1) -> None:
         """Cycle until ``stop()`` is true, then commit."""
@@ -368,7 +401,7 @@ class Runner:
         self._flush_producer()
         # The probe never fetches: on Kafka, offset queries on a fetching consumer wait
         # behind its long poll.
-        ends = {_tp_name(tp): self._probe.watermarks(tp)[1] for tp in self._watched_partitions}
+        ends = self._output_ends()
         for unit in units.values():
             unit.task.flush_state()
             checkpoint = RunnerCheckpoint(
