@@ -64,6 +64,9 @@ def worker(
     session_timeout_ms: int = typer.Option(
         10_000, min=1_000, help="How long the group waits for a silent worker before moving on."
     ),
+    standbys: int = typer.Option(
+        0, min=0, help="How many other tasks' state to keep warm here, for fast failover."
+    ),
     metrics_port: int | None = typer.Option(None, help="Serve Prometheus metrics on this port."),
 ) -> None:
     """Run a topology's tasks for the partitions this worker is assigned."""
@@ -80,6 +83,7 @@ def worker(
         delivery=delivery.value,
         commit_interval_ms=commit_interval_ms,
         session_timeout_ms=session_timeout_ms,
+        standbys=standbys,
     )
     stopping = threading.Event()
 

@@ -142,6 +142,7 @@ class ChangelogStore(ABC):
         *,
         on_progress: ProgressCallback | None = None,
         now_ms: int | None = None,
+        repair: bool = True,
     ) -> RestoreStats:
         self._require_clean("restore")
         began = time.perf_counter()
@@ -176,7 +177,7 @@ class ChangelogStore(ABC):
             self._adopt(counters.point)
         try:
             tail = [key for key in dict.fromkeys(counters.tail_keys) if key is not None]
-            repaired = self._repair(log, tail) if tail else 0
+            repaired = self._repair(log, tail) if tail and repair else 0
         except BaseException as exc:
             # Unrepaired, the rolled-back records would pass for committed ones at the
             # next marker: this instance must not write on.

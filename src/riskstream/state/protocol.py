@@ -143,12 +143,15 @@ class KeyValueStore(Protocol):
         *,
         on_progress: ProgressCallback | None = None,
         now_ms: int | None = None,
+        repair: bool = True,
     ) -> RestoreStats:
         """Catch up with the changelog: replay it from the committed offset to its end.
 
         Only whole commits are applied: records after the last commit marker are rolled
-        back and the changelog repaired. ``now_ms`` (default: the wall clock) decides whether
-        a local checkpoint is too old to trust after compaction.
+        back and the changelog repaired, unless ``repair`` is false (a reader that does not
+        own the partition, such as a standby: its writer may be mid-flush). ``now_ms``
+        (default: the wall clock) decides whether a local checkpoint is too old to trust after
+        compaction.
         """
         ...
 

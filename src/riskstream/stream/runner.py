@@ -41,9 +41,11 @@ from riskstream.log.port import EventLog, Producer
 from riskstream.log.records import DeliveryReport, Record, TopicPartition, TopicSpec
 from riskstream.log.transactions import TransactionalProducer, transactional
 from riskstream.state import SqliteStore, changelog_topic, ensure_changelog
+from riskstream.state.protocol import RestoreStats
 from riskstream.stream.dedup import written_since
 from riskstream.stream.metrics import RunnerMetrics
 from riskstream.stream.ordering import TimeOrderedBuffer
+from riskstream.stream.standby import StandbyReplicas
 from riskstream.stream.task import Task
 from riskstream.stream.task_store import PrefixedStore
 from riskstream.stream.topology import Topology
@@ -117,8 +119,10 @@ class Runner:
 
     ``delivery`` picks the guarantee (see the module docstring); ``commit_interval_ms``
     defaults to 1 s for ``low_latency`` and 100 ms for ``exactly_once``, whose outputs wait
-    for it. ``metrics`` (default: a new :class:`RunnerMetrics` for the application) receives counts
-    once per batch and per commit; serve them with ``runner.metrics.serve(port)``.
+    for it. ``standbys`` is how many other tasks' state this worker keeps warm for a
+    failover (see :mod:`riskstream.stream.standby`). ``metrics`` (default: a new
+    :class:`RunnerMetrics` for the application) receives counts once per batch and per
+    commit; serve them with ``runner.metrics.serve(port)``.
     """
 
     def __init__(
@@ -134,6 +138,7 @@ class Runner:
         session_timeout_ms: int = 10_000,
         clock: Callable[[], int] | None = None,
         metrics: RunnerMetrics | None = None,
+        standbys: int = 0,
     ) -> None:
         self.topology = topology
         self.log = log
@@ -145,6 +150,7 @@ class Runner:
         self.clock = clock or (lambda: int(time.time() * 1000))
         self.metrics = metrics if metrics is not None else RunnerMetrics(topology.application)
         self.units: dict[int, _Unit] = {}
+        self.restores: dict[int, RestoreStats] = {}  # each task's last restore
         self.processed = 0
         self._failed: list[DeliveryReport] = []
         self._transactions: TransactionalProducer | None = None
@@ -173,6 +179,8 @@ class Runner:
         self._lag_probe = log.consumer()
         self._watched: set[str] = set()
         self._last_commit = 0.0
+        self.standbys = standbys
+        self._standby: StandbyReplicas | None = None
 
     # -- set-up -----------------------------------------------------------------------------
 
@@ -199,12 +207,29 @@ class Runner:
         self._watched_partitions = [
             TopicPartition(t, p) for t in sorted(self._watched) for p in range(partitions)
         ]
+        if self.standbys > 0:
+            self._standby = StandbyReplicas(
+                self.log,
+                changelog=self.changelog,
+                partitions=partitions,
+                count=self.standbys,
+                open_store=self._open_store,
+            )
+            self._standby.start()
         self._consumer.subscribe(inputs, on_assign=self._assigned, on_revoke=self._revoked)
+
+    def _open_store(self, number: int) -> SqliteStore:
+        return SqliteStore(
+            self.state_store_name, number, changelog=self.changelog, directory=self.state_dir
+        )
 
     def _assigned(self, partitions: list[TopicPartition]) -> None:
         if partitions:
             self.metrics.rebalanced("assigned")
-        for number in sorted({tp.partition for tp in partitions}):
+        gained = {tp.partition for tp in partitions}
+        if self._standby is not None:
+            self._standby.own(set(self.units) | gained)  # their files are ours from here
+        for number in sorted(gained):
             if number not in self.units:
                 self.units[number] = self._open_unit(number)
         for tp in partitions:
@@ -214,11 +239,10 @@ class Runner:
                 self._consumer.seek(tp, offset)
 
     def _open_unit(self, number: int) -> _Unit:
-        store = SqliteStore(
-            self.state_store_name, number, changelog=self.changelog, directory=self.state_dir
-        )
+        store = self._open_store(number)
         stats = store.restore(self.log, on_progress=self.metrics.restore_progress(number))
         self.metrics.restored(number, stats.seconds)
+        self.restores[number] = stats
         logger.info(
             "task %s[%d] restored %d changelog records in %.3fs",
             self.topology.application,
@@ -262,6 +286,8 @@ class Runner:
             unit = self.units.pop(number, None)
             if unit is not None:
                 unit.store.close()
+        if self._standby is not None and numbers:
+            self._standby.own(set(self.units))
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -499,3 +525,5 @@ class Runner:
             for unit in self.units.values():
                 unit.store.close()
             self.units.clear()
+            if self._standby is not None:
+                self._standby.stop()
