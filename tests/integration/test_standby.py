@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import msgspec
@@ -48,9 +48,9 @@ def _produce(log: EventLog, source: str, first: int, count: int) -> None:
     producer.close()
 
 
-def _until(condition: object, runners: list[Runner], what: str) -> None:
+def _until(condition: Callable[[], object], runners: list[Runner], what: str) -> None:
     deadline = time.monotonic() + TIMEOUT_S
-    while not condition():  # type: ignore[operator]
+    while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         for runner in runners:
             runner.poll_once(0.02)
@@ -84,7 +84,7 @@ def test_a_standby_takes_over_with_only_the_tail_to_replay(log: EventLog, tmp_pa
     for wave in range(20):  # a commit per wave: a changelog of many commits to replay
         _produce(log, source, wave * 200, 200)
         done = (wave + 1) * 200
-        _until(lambda: warm.processed + other.processed >= done, both, "both to catch up")
+        _until(lambda done=done: warm.processed + other.processed >= done, both, "both to catch up")
         for each in both:
             each.commit()
     theirs = set(other.units)
