@@ -115,6 +115,12 @@ class ChangelogStore(ABC):
         self._last_metadata = wanted
         return sent
 
+    @property
+    def commit_ready(self) -> bool:
+        """Whether ``commit`` can go ahead without a ``producer.flush()`` first: every
+        flushed record was acknowledged (or one failed, which ``commit`` reports)."""
+        return self._staged is None or self._staged.settled
+
     def commit(self) -> CommitPoint:
         self._check_usable()
         staged = self._staged

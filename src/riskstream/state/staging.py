@@ -73,6 +73,11 @@ class StagedCommit:
         self.metadata = metadata
         return len(changes) + 1
 
+    @property
+    def settled(self) -> bool:
+        """Every record was acknowledged, or one failed: ``result`` will not wait."""
+        return self.error is not None or self.acked >= self.produced
+
     def _on_change(self, report: DeliveryReport) -> None:
         if report.error is None:
             self.acked += 1

@@ -14,7 +14,7 @@ from riskstream.log.port import EventLog
 from riskstream.log.records import TopicPartition
 from riskstream.stream.output import OUTPUT_ID_HEADER
 
-__all__ = ["written_since"]
+__all__ = ["input_of", "still_to_replay", "written_since"]
 
 
 def written_since(
@@ -54,3 +54,38 @@ def _origin_partition(ident: bytes) -> int:
         return int(parts[-3]) if parts[0] != b"timer" else int(parts[1])
     except (ValueError, IndexError):
         return -1
+
+
+def input_of(ident: bytes) -> tuple[TopicPartition, int] | None:
+    """The input record an output id derives from (``None`` for a timer's output)."""
+    parts = ident.split(b"/")
+    if len(parts) != 4 or parts[0] == b"timer":
+        return None
+    try:
+        return TopicPartition(parts[0].decode(), int(parts[1])), int(parts[2])
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def still_to_replay(
+    found: set[bytes], positions: Mapping[TopicPartition, int]
+) -> tuple[set[bytes], dict[TopicPartition, int]]:
+    """The ids of ``found`` a task resuming at ``positions`` can still produce, and the
+    last input offset (per input partition) that made one of them.
+
+    An output of an input before the resume position was written before the commit (its
+    acknowledgement had not come back when the commit was sealed): it can never come again.
+    Once the task has passed the last offsets, nothing left can match and the set can go.
+    """
+    kept: set[bytes] = set()
+    last: dict[TopicPartition, int] = {}
+    for ident in found:
+        origin = input_of(ident)
+        if origin is None:
+            kept.add(ident)
+            continue
+        tp, offset = origin
+        if offset >= positions.get(tp, 0):
+            kept.add(ident)
+            last[tp] = max(offset, last.get(tp, -1))
+    return kept, last

@@ -42,7 +42,8 @@ from riskstream.log.records import DeliveryReport, Record, TopicPartition, Topic
 from riskstream.log.transactions import TransactionalProducer, transactional
 from riskstream.state import SqliteStore, changelog_topic, ensure_changelog
 from riskstream.state.protocol import RestoreStats
-from riskstream.stream.dedup import written_since
+from riskstream.stream.dedup import still_to_replay, written_since
+from riskstream.stream.epochs import OutputEpoch
 from riskstream.stream.metrics import RunnerMetrics
 from riskstream.stream.ordering import TimeOrderedBuffer
 from riskstream.stream.standby import StandbyReplicas
@@ -60,6 +61,8 @@ _WORKER_ID_FILE = "worker-id"
 # How often the end offsets of output partitions this worker does not write are re-read: a
 # stale end only makes a restarted task scan further back for its own outputs.
 _REPROBE_S = 30.0
+# How often the loop's own commits also commit the group's offsets (see Runner._complete).
+_GROUP_COMMIT_S = 5.0
 
 Delivery = Literal["low_latency", "exactly_once"]
 DEFAULT_COMMIT_INTERVAL_MS: dict[Delivery, int] = {"low_latency": 1_000, "exactly_once": 100}
@@ -103,15 +106,49 @@ class _Unit:
     checkpoints keep them, so a crash during the replay scans the same outputs again.
     """
 
-    __slots__ = ("buffer", "positions", "replay_from", "store", "suppressing", "task")
+    __slots__ = (
+        "buffer",
+        "positions",
+        "replay_from",
+        "replay_until",
+        "store",
+        "suppressing",
+        "task",
+    )
 
     def __init__(self, task: Task, store: SqliteStore) -> None:
         self.task = task
         self.store = store
         self.positions: dict[TopicPartition, int] = {}
         self.replay_from: dict[str, int] = {}
+        # The last input offsets whose outputs the task may still skip: once past them all,
+        # whatever is left to skip never comes (see dedup.still_to_replay).
+        self.replay_until: dict[TopicPartition, int] = {}
         self.buffer = TimeOrderedBuffer()
         self.suppressing = 0  # len(task.suppress) when last counted, for the metrics
+
+
+class _Seal:
+    """A commit on its way: its tasks' changelog records and the outputs before it."""
+
+    __slots__ = ("began", "epochs", "offsets", "units")
+
+    def __init__(
+        self,
+        units: dict[int, _Unit],
+        offsets: dict[TopicPartition, int],
+        epochs: list[OutputEpoch],
+        began: float,
+    ) -> None:
+        self.units = units
+        self.offsets = offsets
+        self.epochs = epochs
+        self.began = began
+
+    def settled(self) -> bool:
+        return all(epoch.settled for epoch in self.epochs) and all(
+            unit.store.commit_ready for unit in self.units.values()
+        )
 
 
 class Runner:
@@ -158,19 +195,21 @@ class Runner:
         self._committed_offsets: dict[TopicPartition, int] = {}
         if delivery == "exactly_once":
             self._transactions = transactional(log).transactional_producer(
-                f"{self.group_id}-{worker_id(self.state_dir)}",
-                on_delivery=self._delivered,
-                linger_ms=1,
+                f"{self.group_id}-{worker_id(self.state_dir)}", linger_ms=1
             )
             self._producer: Producer = self._transactions
         else:
-            self._producer = log.producer(on_delivery=self._delivered, linger_ms=1)
+            self._producer = log.producer(linger_ms=1)
         self._consumer = log.consumer(self.group_id, session_timeout_ms=session_timeout_ms)
         self._probe = log.consumer()  # output end offsets; never assigned
         # Output end offsets, "topic:partition" -> next offset: from our own outputs'
         # delivery reports where we write, from the probe (now and then) where we do not.
         self._ends: dict[str, int] = {}
         self._acked: dict[tuple[str, int], int] = {}
+        self._epoch = OutputEpoch(self._acked, self._failed)
+        self._deliver = self._epoch.on_delivery
+        self._sealed: _Seal | None = None
+        self._group_committed = 0.0
         self._written: set[str] = set()
         self._probed = time.monotonic()
         self._watched_partitions: list[TopicPartition] = []
@@ -270,7 +309,8 @@ class Runner:
             # Outputs after the committed state were in a transaction that never committed:
             # read_committed readers never see them, so there is nothing to skip.
             starts = {}
-        task.suppress = written_since(self.log, starts, {number}) if starts else set()
+        found = written_since(self.log, starts, {number}) if starts else set()
+        task.suppress, unit.replay_until = still_to_replay(found, unit.positions)
         unit.suppressing = len(task.suppress)
         unit.replay_from = {_tp_name(tp): offset for tp, offset in starts.items()}
         task.restore_timers()
@@ -314,8 +354,10 @@ class Runner:
             self.metrics.batch_processed(time.perf_counter() - began)
             if produced:
                 self.metrics.end_to_end(first_input_ms)
+        if self._sealed is not None:
+            self._complete(wait=False)
         if (time.monotonic() - self._last_commit) * 1000 >= self.commit_interval_ms:
-            self.commit()
+            self.commit(wait=False)
         return len(records)
 
     def _process_buffered(self) -> None:
@@ -333,6 +375,16 @@ class Runner:
                 for record in batch:
                     positions[record.topic_partition] = record.offset + 1
                 self.processed += len(batch)
+                if unit.replay_until and unit.task.suppress:
+                    self._end_replay_when_past(unit)
+
+    @staticmethod
+    def _end_replay_when_past(unit: _Unit) -> None:
+        positions = unit.positions
+        if all(positions.get(tp, 0) > last for tp, last in unit.replay_until.items()):
+            unit.task.suppress.clear()
+            unit.suppressing = 0
+            unit.replay_until = {}
 
     def _produce(self, unit: _Unit) -> int:
         """Produce the unit's pending outputs; returns how many."""
@@ -341,6 +393,7 @@ class Runner:
         if outputs and not self._in_transaction and self._transactions is not None:
             self._begin()
         produce = self._producer.produce
+        deliver = self._deliver
         for out in outputs:
             produce(
                 out.topic,
@@ -349,9 +402,11 @@ class Runner:
                 partition=out.partition,
                 timestamp=out.timestamp,
                 headers=out.headers,
+                on_delivery=deliver,
             )
             if out.topic not in self._watched:
                 self._watch(out.topic)
+        self._epoch.produced += len(outputs)
         self._producer.poll(0)
         if outputs:
             self.metrics.records_out(outputs, self.topology.late_topic)
@@ -372,12 +427,6 @@ class Runner:
         if described is not None:
             extra = [TopicPartition(topic, p) for p in range(described.partitions)]
             self._watched_partitions += extra
-
-    def _delivered(self, report: DeliveryReport) -> None:
-        if report.error is None:
-            self._acked[report.topic, report.partition] = report.offset
-        else:
-            self._failed.append(report)
 
     def _output_ends(self) -> dict[str, int]:
         """Where each output partition ended at the last flush, as far as this worker's
@@ -409,24 +458,33 @@ class Runner:
 
     # -- committing -------------------------------------------------------------------------
 
-    def commit(self, only: set[int] | None = None) -> None:
+    def commit(self, only: set[int] | None = None, *, wait: bool = True) -> None:
         """Make everything processed so far durable: outputs, state and offsets.
 
         ``only`` limits a ``low_latency`` commit to some tasks (a revocation); a transaction
-        holds every task's outputs, so ``exactly_once`` always commits them all."""
+        holds every task's outputs, so ``exactly_once`` always commits them all. With
+        ``wait=False`` (the loop's own commits, ``low_latency``), the commit is sealed now
+        and completes in a later cycle, once the log acknowledged what it depends on."""
         self._last_commit = time.monotonic()
         if self._transactions is not None:
             self._commit_transaction(self._transactions, revoking=only is not None)
             return
+        if self._sealed is not None and not self._complete(wait=wait):
+            return  # the previous commit is still on its way; the next interval seals
         units = {n: u for n, u in self.units.items() if only is None or n in only}
         if not units:
             return
+        self._seal(units)
+        if wait:
+            self._complete(wait=True, observe=only is None)
+
+    def _seal(self, units: dict[int, _Unit]) -> None:
+        """Write each task's changed state and checkpoint to its changelog, without waiting."""
         began = time.perf_counter()
         for unit in units.values():
             self._produce(unit)
-        self._flush_producer()
-        # The probe never fetches: on Kafka, offset queries on a fetching consumer wait
-        # behind its long poll.
+        # Acknowledged so far: never past an output produced from here on (reports of a
+        # partition come in order), which is all a restarted task's scan needs.
         ends = self._output_ends()
         for unit in units.values():
             unit.task.flush_state()
@@ -436,19 +494,45 @@ class Runner:
                 watermarks=unit.task.watermark_state(),
             )
             unit.store.flush(self._producer, {_META_KEY: msgspec.msgpack.encode(checkpoint)})
-        self._flush_producer()
-        for unit in units.values():
-            unit.store.commit()
+        self._producer.poll(0)
         offsets = {tp: off for unit in units.values() for tp, off in unit.positions.items()}
-        if offsets:
+        epochs = [self._epoch]  # the ones before belong to commits that completed
+        self._epoch = OutputEpoch(self._acked, self._failed)
+        self._deliver = self._epoch.on_delivery
+        self._sealed = _Seal(units, offsets, epochs, began)
+
+    def _complete(self, *, wait: bool, observe: bool = True) -> bool:
+        """Complete the sealed commit once the log has its changelog records and every
+        output produced before it; returns whether it completed."""
+        seal = self._sealed
+        if seal is None:
+            return True
+        if wait:
+            self._flush_producer()
+        else:
+            self._producer.poll(0)
+            if not seal.settled():
+                return False
+            self._raise_failed()
+        for number, unit in seal.units.items():
+            if self.units.get(number) is unit:  # not revoked meanwhile
+                unit.store.commit()
+        self._sealed = None
+        now = time.monotonic()
+        if seal.offsets and (wait or now - self._group_committed >= _GROUP_COMMIT_S):
+            # The stores hold the offsets that count; the group's copy is for lag monitors
+            # and tools, so the loop's own commits refresh it only now and then.
+            self._group_committed = now
             try:
-                self._consumer.commit(offsets)
+                self._consumer.commit(
+                    {tp: off for tp, off in seal.offsets.items() if tp.partition in self.units}
+                )
             except CommitFailedError as exc:
-                # The store already holds the offsets; the group's copy is for lag monitoring.
                 logger.warning("group offsets not committed: %s", exc)
-        self.metrics.committed(time.perf_counter() - began)
-        if only is None:  # not for a revocation: its partitions' gauges are dropped instead
-            self._observe_progress(units)
+        self.metrics.committed(time.perf_counter() - seal.began)
+        if observe:  # not for a revocation: its partitions' gauges are dropped instead
+            self._observe_progress(seal.units)
+        return True
 
     def _begin(self) -> None:
         if self._transactions is not None:
@@ -509,6 +593,9 @@ class Runner:
     def _flush_producer(self) -> None:
         while self._producer.flush(10) > 0:
             logger.warning("waiting for the log to acknowledge outputs")
+        self._raise_failed()
+
+    def _raise_failed(self) -> None:
         if self._failed:
             failed, self._failed = self._failed, []
             raise ProduceError(f"{len(failed)} outputs were not acknowledged: {failed[0].error}")
