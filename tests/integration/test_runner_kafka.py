@@ -9,8 +9,8 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from riskstream.log import TopicPartition, TopicSpec, open_log
 from riskstream.errors import ConfigError
+from riskstream.log import TopicPartition, TopicSpec, open_log
 from riskstream.stream import OUTPUT_ID_HEADER, Runner, Topology
 from riskstream.stream.runner import Delivery
 from tests.integration.runner_app import PARTITIONS, RunningTotal

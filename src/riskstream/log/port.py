@@ -21,6 +21,13 @@ Semantics every backend honours (the contract tests in ``tests/contract`` hold t
   offset, or from ``auto_offset_reset`` (``earliest``/``latest``) when there is none.
 * ``at_end()`` names the assigned partitions whose position reached the end of the log
   during the last ``poll`` (end-of-partition detection, for replays and catch-up).
+* Flow control: a ``pause``d partition returns no records from ``poll`` but stays assigned,
+  keeps its position (``seek``, ``position`` and ``commit`` work as before) and its
+  ``at_end`` flag; keep calling ``poll``, which keeps group membership alive. Records the
+  consumer fetched ahead are neither returned nor lost: after ``resume``, ``poll`` goes on
+  from the position. A partition leaving the assignment (revoked, lost, dropped by
+  ``assign``) loses its pause: assigned again, it starts unpaused. Pausing a partition not
+  assigned raises ``NotAssignedError``; resuming one that is not paused does nothing.
 """
 
 from __future__ import annotations
@@ -130,6 +137,18 @@ class Consumer(Protocol):
 
     def at_end(self) -> frozenset[TopicPartition]:
         """Assigned partitions whose position reached the end of the log at the last poll."""
+        ...
+
+    def pause(self, partitions: Sequence[TopicPartition]) -> None:
+        """Stop returning records of these assigned partitions (all or none are paused)."""
+        ...
+
+    def resume(self, partitions: Sequence[TopicPartition]) -> None:
+        """Return records of these partitions again, from their positions."""
+        ...
+
+    def paused(self) -> frozenset[TopicPartition]:
+        """The assigned partitions that are paused."""
         ...
 
     def close(self) -> None:

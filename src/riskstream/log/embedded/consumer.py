@@ -125,6 +125,26 @@ class EmbeddedConsumer:
         self._check_open()
         return self._fetcher.at_end()
 
+    # -- flow control ----------------------------------------------------------------------
+
+    def pause(self, partitions: Sequence[TopicPartition]) -> None:
+        wanted = [self._cursor(tp).tp for tp in partitions]
+        self._fetcher.paused.update(wanted)
+
+    def resume(self, partitions: Sequence[TopicPartition]) -> None:
+        self._check_open()
+        paused = self._fetcher.paused
+        for topic, partition in partitions:
+            tp = TopicPartition(topic, partition)
+            if tp in paused:
+                paused.discard(tp)
+                # Its topic may have gone idle meanwhile: read it on the next fetch.
+                self._fetcher.touch(topic)
+
+    def paused(self) -> frozenset[TopicPartition]:
+        self._check_open()
+        return frozenset(self._fetcher.paused)
+
     def position(self, partition: TopicPartition) -> int:
         cursor = self._cursor(partition)
         if cursor.unset:

@@ -5,6 +5,7 @@ then for each assigned partition (in an order that rotates every poll) at most i
 ``max_records``; a second pass hands what is left to the partitions that had more. A
 partition whose position is at the high watermark costs no query at all. Whole batches are
 decoded, so records beyond the share wait in the cursor's buffer for the next poll.
+Paused partitions are left out of the read; their cursors, buffers included, wait as they are.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ class Fetcher:
     def __init__(self, reset: OffsetReset) -> None:
         self.reset = reset
         self.cursors: dict[TopicPartition, PartitionCursor] = {}
+        self.paused: set[TopicPartition] = set()
         self._rotation = 0
         self._idle: set[str] = set()
 
@@ -105,6 +107,7 @@ class Fetcher:
 
     def remove(self, tp: TopicPartition) -> None:
         self.cursors.pop(tp, None)
+        self.paused.discard(tp)
 
     def touch(self, topic: str) -> None:
         """Read ``topic`` on the next fetch even if its file did not change (after a seek)."""
@@ -119,7 +122,11 @@ class Fetcher:
         cursor.seek(low if self.reset == "earliest" else high)
 
     def fetch(self, stores: Mapping[str, TopicStore], max_records: int) -> list[Record]:
-        cursors = list(self.cursors.values())
+        if self.paused:
+            paused = self.paused
+            cursors = [cursor for tp, cursor in self.cursors.items() if tp not in paused]
+        else:
+            cursors = list(self.cursors.values())
         if not cursors or max_records <= 0:
             return []
         start = self._rotation % len(cursors)

@@ -67,6 +67,13 @@ class KafkaConsumer:
     fetcher, so a ``seek`` inside it just sets the starting offset instead of racing the
     fetch start. Lost partitions leave our ownership before the user's ``on_revoke`` runs,
     so committing them fails as the port says.
+
+    Pausing is librdkafka's: it stops the partition's fetcher and drops what was fetched
+    ahead; on resume the fetcher restarts from the application's position (the offset after
+    the last record ``poll`` returned, or the pending seek/start offset), so nothing is
+    lost. librdkafka keeps the pause across ``assign``/``unassign`` though, so a partition
+    leaving the assignment is resumed here, and one paused inside ``on_assign`` is paused
+    once it is handed to the fetcher.
     """
 
     def __init__(
@@ -89,6 +96,7 @@ class KafkaConsumer:
         self._sought: dict[TopicPartition, int] = {}
         # The partitions being handed over while on_assign runs.
         self._gaining: frozenset[TopicPartition] = frozenset()
+        self._paused: set[TopicPartition] = set()
         self._on_assign: AssignmentCallback | None = None
         self._on_revoke: AssignmentCallback | None = None
 
@@ -106,7 +114,7 @@ class KafkaConsumer:
             raise ValueError("subscribe needs a consumer created with a group_id")
         if self._owned and not self._subscribed:
             self._consumer.unassign()
-            self._disown(list(self._owned))
+            self._unpause(self._disown(list(self._owned)))
         self._on_assign, self._on_revoke = on_assign, on_revoke
         try:
             self._consumer.subscribe(
@@ -136,6 +144,10 @@ class KafkaConsumer:
                     for tp in gained
                 ]
             )
+            if self._paused:  # paused inside on_assign
+                held = [tp for tp in gained if tp in self._paused]
+                if held:
+                    self._consumer.pause(_ck(held))
 
     def _revoked(self, _consumer: _CkConsumer, partitions: list[_CkPartition]) -> None:
         lost = _ours(partitions)
@@ -144,24 +156,38 @@ class KafkaConsumer:
             if lost and self._on_revoke is not None:
                 self._on_revoke(lost)
         finally:
-            self._disown(lost)
+            paused = self._disown(lost)
             self._consumer.incremental_unassign(partitions)
+            self._unpause(paused)
 
     def _lost(self, _consumer: _CkConsumer, partitions: list[_CkPartition]) -> None:
         lost = _ours(partitions)
         # Another member may already own them: disown first so commits fail.
-        self._disown(lost)
+        paused = self._disown(lost)
         try:
             if lost and self._on_revoke is not None:
                 self._on_revoke(lost)
         finally:
             self._consumer.incremental_unassign(partitions)
+            self._unpause(paused)
 
-    def _disown(self, partitions: list[TopicPartition]) -> None:
-        self._owned.difference_update(partitions)
-        self._at_end.difference_update(partitions)
+    def _disown(self, partitions: Iterable[TopicPartition]) -> list[TopicPartition]:
+        """Forget ``partitions``; returns those that were paused, for :meth:`_unpause`."""
+        paused: list[TopicPartition] = []
         for tp in partitions:
+            self._owned.discard(tp)
+            self._at_end.discard(tp)
             self._sought.pop(tp, None)
+            if tp in self._paused:
+                self._paused.discard(tp)
+                paused.append(tp)
+        return paused
+
+    def _unpause(self, partitions: list[TopicPartition]) -> None:
+        """Clear librdkafka's pause of partitions that left the assignment."""
+        if partitions:
+            # Unassigned already, so no fetcher starts; a later assignment starts unpaused.
+            self._consumer.resume(_ck(partitions))
 
     def assign(self, partitions: Sequence[TopicPartition]) -> None:
         self._check_open()
@@ -179,9 +205,12 @@ class KafkaConsumer:
             self._consumer.assign(_ck(wanted, start))
         except KafkaException as exc:
             raise translate(exc, "cannot assign partitions", ConsumerError) from exc
+        # Partitions kept stay paused (librdkafka keeps the pause); dropped ones lose it.
+        dropped = self._disown(self._owned.difference(wanted))
         self._owned = set(wanted)
         self._at_end.clear()
         self._sought.clear()
+        self._unpause(dropped)
 
     def assignment(self) -> list[TopicPartition]:
         return sorted(self._owned)
@@ -259,6 +288,40 @@ class KafkaConsumer:
 
     def at_end(self) -> frozenset[TopicPartition]:
         return frozenset(self._at_end)
+
+    # -- flow control -----------------------------------------------------------------
+
+    def pause(self, partitions: Sequence[TopicPartition]) -> None:
+        wanted = [self._owned_partition(tp) for tp in partitions]
+        fresh = [tp for tp in dict.fromkeys(wanted) if tp not in self._paused]
+        if not fresh:
+            return
+        # While on_assign runs, the trampoline pauses them once they are assigned.
+        handed = [tp for tp in fresh if tp not in self._gaining]
+        if handed:
+            try:
+                self._consumer.pause(_ck(handed))
+            except KafkaException as exc:
+                raise translate(exc, f"cannot pause {handed}", ConsumerError) from exc
+        self._paused.update(fresh)
+
+    def resume(self, partitions: Sequence[TopicPartition]) -> None:
+        self._check_open()
+        paused = self._paused
+        wanted = [TopicPartition(topic, partition) for topic, partition in partitions]
+        back = [tp for tp in dict.fromkeys(wanted) if tp in paused]
+        if not back:
+            return
+        handed = [tp for tp in back if tp not in self._gaining]
+        if handed:
+            try:
+                self._consumer.resume(_ck(handed))
+            except KafkaException as exc:
+                raise translate(exc, f"cannot resume {handed}", ConsumerError) from exc
+        paused.difference_update(back)
+
+    def paused(self) -> frozenset[TopicPartition]:
+        return frozenset(self._paused)
 
     def group_metadata(self) -> object:
         """The group's identity and generation, for a transactional producer to commit
@@ -426,3 +489,4 @@ class KafkaConsumer:
             self._consume = _closed
             self._owned.clear()
             self._at_end.clear()
+            self._paused.clear()

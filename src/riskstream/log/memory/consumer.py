@@ -36,6 +36,7 @@ class MemoryConsumer:
         self._on_revoke: AssignmentCallback | None = None
         self._positions: dict[TopicPartition, int] = {}
         self._at_end: set[TopicPartition] = set()
+        self._paused: set[TopicPartition] = set()
         self._rotation = 0
         self._closed = False
 
@@ -56,6 +57,7 @@ class MemoryConsumer:
 
     def assign(self, partitions: Sequence[TopicPartition]) -> None:
         self._positions = {tp: self._start_offset(tp) for tp in partitions}
+        self._paused.intersection_update(self._positions)
 
     def assignment(self) -> list[TopicPartition]:
         return sorted(self._positions)
@@ -73,6 +75,7 @@ class MemoryConsumer:
             for tp in lost:
                 del self._positions[tp]
                 self._at_end.discard(tp)
+                self._paused.discard(tp)
         gained = self._broker.claim(self._group_id, self._member, target - held)
         if gained:
             for tp in gained:
@@ -98,6 +101,8 @@ class MemoryConsumer:
     def _read(self, max_records: int) -> list[Record]:
         out: list[Record] = []
         held = list(self._positions)
+        if self._paused:
+            held = [tp for tp in held if tp not in self._paused]
         # Start one partition further each poll so a busy partition cannot starve the rest.
         self._rotation = (self._rotation + 1) % max(len(held), 1)
         with self._broker.lock:
@@ -119,6 +124,20 @@ class MemoryConsumer:
 
     def at_end(self) -> frozenset[TopicPartition]:
         return frozenset(self._at_end)
+
+    # -- flow control ---------------------------------------------------------------------
+
+    def pause(self, partitions: Sequence[TopicPartition]) -> None:
+        wanted = [TopicPartition(*tp) for tp in partitions]
+        for tp in wanted:
+            self._held(tp)
+        self._paused.update(wanted)
+
+    def resume(self, partitions: Sequence[TopicPartition]) -> None:
+        self._paused.difference_update(TopicPartition(*tp) for tp in partitions)
+
+    def paused(self) -> frozenset[TopicPartition]:
+        return frozenset(self._paused)
 
     # -- offsets --------------------------------------------------------------------------
 
@@ -182,4 +201,5 @@ class MemoryConsumer:
                 self._on_revoke(sorted(self._positions))
             self._broker.leave(self._group_id, self._member)
         self._positions.clear()
+        self._paused.clear()
         self._closed = True
