@@ -64,5 +64,9 @@ class TimeOrderedBuffer:
         for tp in partitions:
             self._queues.pop(tp, None)
 
+    def sizes(self) -> list[tuple[TopicPartition, int]]:
+        """How many records each input partition has waiting."""
+        return [(tp, len(queue)) for tp, queue in self._queues.items()]
+
     def __len__(self) -> int:
         return sum(len(queue) for queue in self._queues.values())

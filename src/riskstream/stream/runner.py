@@ -156,10 +156,11 @@ class Runner:
 
     ``delivery`` picks the guarantee (see the module docstring); ``commit_interval_ms``
     defaults to 1 s for ``low_latency`` and 100 ms for ``exactly_once``, whose outputs wait
-    for it. ``standbys`` is how many other tasks' state this worker keeps warm for a
-    failover (see :mod:`riskstream.stream.standby`). ``metrics`` (default: a new
-    :class:`RunnerMetrics` for the application) receives counts once per batch and per
-    commit; serve them with ``runner.metrics.serve(port)``.
+    for it. ``max_buffered`` bounds the records an input partition may have waiting for the
+    task's other inputs before it is paused. ``standbys`` is how many other tasks' state
+    this worker keeps warm for a failover (see :mod:`riskstream.stream.standby`).
+    ``metrics`` (default: a new :class:`RunnerMetrics` for the application) receives counts
+    once per batch and per commit; serve them with ``runner.metrics.serve(port)``.
     """
 
     def __init__(
@@ -172,6 +173,7 @@ class Runner:
         delivery: Delivery = "low_latency",
         commit_interval_ms: int | None = None,
         max_batch: int = 10_000,
+        max_buffered: int = 50_000,
         session_timeout_ms: int = 10_000,
         clock: Callable[[], int] | None = None,
         metrics: RunnerMetrics | None = None,
@@ -184,6 +186,8 @@ class Runner:
         self.delivery: Delivery = delivery
         self.commit_interval_ms = commit_interval_ms or DEFAULT_COMMIT_INTERVAL_MS[delivery]
         self.max_batch = max_batch
+        self.max_buffered = max_buffered
+        self._holding = False  # some input partition is paused by _hold_back
         self.clock = clock or (lambda: int(time.time() * 1000))
         self.metrics = metrics if metrics is not None else RunnerMetrics(topology.application)
         self.units: dict[int, _Unit] = {}
@@ -346,6 +350,8 @@ class Runner:
             # The batch's longest-waiting input (first in its partition), for the latency.
             first_input_ms = min(batch[0].timestamp for batch in by_partition.values())
         self._process_buffered()
+        if records or self._holding:
+            self._hold_back()
         produced = 0
         for unit in self.units.values():
             unit.task.advance()
@@ -377,6 +383,25 @@ class Runner:
                 self.processed += len(batch)
                 if unit.replay_until and unit.task.suppress:
                     self._end_replay_when_past(unit)
+
+    def _hold_back(self) -> None:
+        """Back-pressure: pause an input partition whose records wait in its task's buffer
+        (its topic runs ahead of the task's others in time) beyond ``max_buffered``, and
+        resume it once half of them went; the consumer keeps fetching the others."""
+        waiting = {tp: n for unit in self.units.values() for tp, n in unit.buffer.sizes()}
+        paused = self._consumer.paused()
+        held = set(self._consumer.assignment())
+        stop = [
+            tp
+            for tp, n in waiting.items()
+            if n >= self.max_buffered and tp not in paused and tp in held
+        ]
+        go = [tp for tp in paused if waiting.get(tp, 0) <= self.max_buffered // 2]
+        if stop:
+            self._consumer.pause(stop)
+        if go:
+            self._consumer.resume(go)
+        self._holding = len(paused) + len(stop) > len(go)
 
     @staticmethod
     def _end_replay_when_past(unit: _Unit) -> None:
