@@ -69,7 +69,7 @@ def log(tmp_path: Path) -> EventLog:
 
 
 def test_a_running_worker_exposes_its_metrics_over_http(log: EventLog, tmp_path: Path) -> None:
-    metrics = RunnerMetrics(APP, "worker-1", state_size_interval_s=0)
+    metrics = RunnerMetrics(APP, "worker-1", state_size_interval_s=0, lag_interval_s=0.02)
     runner = Runner(
         topology(),
         log,

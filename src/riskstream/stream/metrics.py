@@ -135,7 +135,8 @@ class RunnerMetrics:
 
     ``state_size_interval_s`` bounds how often the runner samples its stores' sizes at
     commit: counting the keys of a SQLite store reads its whole table (~40 ms per million
-    keys), too much for every commit.
+    keys), too much for every commit. ``lag_interval_s`` is how often the lag gauges are
+    sampled (off the processing thread, see :mod:`riskstream.stream.lag`).
     """
 
     def __init__(
@@ -144,10 +145,12 @@ class RunnerMetrics:
         worker: str | None = None,
         *,
         state_size_interval_s: float = 10.0,
+        lag_interval_s: float = 1.0,
     ) -> None:
         self.application = application
         self.worker = worker if worker is not None else default_worker_id()
         self.state_size_interval_s = state_size_interval_s
+        self.lag_interval_s = lag_interval_s
         self.registry = CollectorRegistry(auto_describe=True)
         self._base = (application, self.worker)
         self._state_sampled: float | None = None

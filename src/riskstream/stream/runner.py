@@ -44,6 +44,7 @@ from riskstream.state import SqliteStore, changelog_topic, ensure_changelog
 from riskstream.state.protocol import RestoreStats
 from riskstream.stream.dedup import still_to_replay, written_since
 from riskstream.stream.epochs import OutputEpoch
+from riskstream.stream.lag import LagMonitor
 from riskstream.stream.metrics import RunnerMetrics
 from riskstream.stream.ordering import TimeOrderedBuffer
 from riskstream.stream.standby import StandbyReplicas
@@ -217,6 +218,7 @@ class Runner:
         self._written: set[str] = set()
         self._probed = time.monotonic()
         self._watched_partitions: list[TopicPartition] = []
+        self._lag = LagMonitor(log, self.metrics, interval_s=self.metrics.lag_interval_s)
         # Never assigned, so it never fetches: on Kafka, an offset query from a fetching
         # consumer waits behind its long-poll fetch (~500 ms), from this one it takes ~0.5 ms.
         self._lag_probe = log.consumer()
@@ -259,6 +261,7 @@ class Runner:
                 open_store=self._open_store,
             )
             self._standby.start()
+        self._lag.start()
         self._consumer.subscribe(inputs, on_assign=self._assigned, on_revoke=self._revoked)
 
     def _open_store(self, number: int) -> SqliteStore:
@@ -325,7 +328,7 @@ class Runner:
         if partitions:
             self.metrics.rebalanced("revoked")
         self.commit(only=numbers)
-        self.metrics.forget(partitions, numbers)
+        self._lag.forget(set(partitions), numbers)
         for number in numbers:
             unit = self.units.pop(number, None)
             if unit is not None:
@@ -556,7 +559,7 @@ class Runner:
                 logger.warning("group offsets not committed: %s", exc)
         self.metrics.committed(time.perf_counter() - seal.began)
         if observe:  # not for a revocation: its partitions' gauges are dropped instead
-            self._observe_progress(seal.units)
+            self._observe_progress(seal.units, now=wait)
         return True
 
     def _begin(self) -> None:
@@ -603,14 +606,17 @@ class Runner:
         if not revoking:
             self._observe_progress(units)
 
-    def _observe_progress(self, units: dict[int, _Unit]) -> None:
-        """Set the lag gauges of the units' partitions and, now and then, their state sizes."""
-        for tp in self._consumer.assignment():
-            unit = units.get(tp.partition)
-            if unit is not None:
-                low, high = self._lag_probe.watermarks(tp)
-                # Neither read nor in the task's checkpoint: the consumer starts at the earliest.
-                self.metrics.lag(tp, high - unit.positions.get(tp, low))
+    def _observe_progress(self, units: dict[int, _Unit], *, now: bool = False) -> None:
+        """Hand the lag monitor the units' positions (``now``: and set the gauges at once,
+        for a commit someone waits for) and, now and then, sample their state sizes."""
+        positions = {
+            tp: units[tp.partition].positions.get(tp)
+            for tp in self._consumer.assignment()
+            if tp.partition in units
+        }
+        self._lag.show(positions)
+        if now:
+            self._lag.sample({tp: self._lag_probe.watermarks(tp) for tp in positions})
         if self.metrics.state_size_due():
             for number, unit in units.items():
                 self.metrics.state_size(number, unit.store.approximate_size())
@@ -632,6 +638,7 @@ class Runner:
         finally:
             self._consumer.close()
             self._probe.close()
+            self._lag.stop()
             self._lag_probe.close()
             self._producer.close()
             for unit in self.units.values():
