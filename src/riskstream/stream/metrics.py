@@ -322,7 +322,7 @@ class RunnerMetrics:
         self._restore.labels(*self._base, str(partition)).set(1.0)
         self._restore_seconds.observe(seconds)
 
-    def rebalanced(self, kind: Literal["assigned", "revoked"]) -> None:
+    def rebalanced(self, kind: Literal["assigned", "revoked", "lost"]) -> None:
         self._rebalances.labels(*self._base, kind).inc()
 
     def forget(self, partitions: Iterable[TopicPartition], tasks: Iterable[int]) -> None:

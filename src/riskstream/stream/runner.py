@@ -325,9 +325,16 @@ class Runner:
 
     def _revoked(self, partitions: list[TopicPartition]) -> None:
         numbers = {tp.partition for tp in partitions}
+        held = set(self._consumer.assignment())
+        # Lost (the group moved on without us, e.g. after a long pause): another worker may
+        # own them already, so nothing of theirs may be committed any more.
+        lost = {tp.partition for tp in partitions if tp not in held}
         if partitions:
-            self.metrics.rebalanced("revoked")
-        self.commit(only=numbers)
+            self.metrics.rebalanced("lost" if lost else "revoked")
+        if lost and self._transactions is not None:
+            self._abandon_transaction(lost)
+        elif numbers - lost:
+            self.commit(only=numbers - lost)
         self._lag.forget(set(partitions), numbers)
         for number in numbers:
             unit = self.units.pop(number, None)
@@ -561,6 +568,26 @@ class Runner:
         if observe:  # not for a revocation: its partitions' gauges are dropped instead
             self._observe_progress(seal.units, now=wait)
         return True
+
+    def _abandon_transaction(self, lost: set[int]) -> None:
+        """Abort the open transaction, which holds work of lost tasks, and start the tasks
+        still held again from their committed state."""
+        if self._in_transaction and self._transactions is not None:
+            self._transactions.abort_transaction()
+            self._in_transaction = False
+        logger.warning("tasks %s lost: transaction aborted, the others restart", sorted(lost))
+        for unit in self.units.values():
+            unit.store.close()  # uncommitted changes go with it
+        self.units.clear()
+        kept = [tp for tp in self._consumer.assignment() if tp.partition not in lost]
+        for number in sorted({tp.partition for tp in kept}):
+            self.units[number] = self._open_unit(number)
+        for tp in kept:
+            # Rewind what was read past the commit; never committed: from the earliest.
+            position = self.units[tp.partition].positions.get(tp)
+            if position is None:
+                position = self._lag_probe.watermarks(tp)[0]
+            self._consumer.seek(tp, position)
 
     def _begin(self) -> None:
         if self._transactions is not None:
