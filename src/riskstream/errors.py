@@ -14,6 +14,7 @@ Every error the package raises on purpose derives from :class:`RiskstreamError`:
         │   ├── UnknownTopicError
         │   └── TopicExistsError
         ├── ProduceError             a record was not acknowledged
+        │   ├── TransactionAbortedError  a transaction must be aborted; the producer goes on
         │   └── RedriveError         a dead-letter re-drive stopped (riskstream.log.dlq)
         ├── ConsumerError
         │   ├── CommitFailedError    the consumer no longer owns the partition (fenced)
@@ -50,6 +51,7 @@ __all__ = [
     "RiskstreamError",
     "TopicError",
     "TopicExistsError",
+    "TransactionAbortedError",
     "UnknownTopicError",
 ]
 
@@ -142,6 +144,12 @@ class TopicExistsError(TopicError):
 
 class ProduceError(LogError):
     """A record was not acknowledged by the log."""
+
+
+class TransactionAbortedError(ProduceError):
+    """A transaction cannot commit (e.g. the consumer group rebalanced under it) and must be
+    aborted; unlike a plain :class:`ProduceError` from a transaction (fenced by a newer
+    producer with the same id, a fatal error), the producer can begin another."""
 
 
 class ConsumerError(LogError):

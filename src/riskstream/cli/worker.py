@@ -73,6 +73,14 @@ def worker(
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    stopping = threading.Event()
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        console.print(f"signal {signal.Signals(signum).name}: finishing the batch and committing")
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)  # before anything slow: a stop is never missed
     settings = Settings()
     log = open_log(log_url or settings.log_url, options=settings.log_options)
     runner = Runner(
@@ -85,14 +93,6 @@ def worker(
         session_timeout_ms=session_timeout_ms,
         standbys=standbys,
     )
-    stopping = threading.Event()
-
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        console.print(f"signal {signal.Signals(signum).name}: finishing the batch and committing")
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     server = runner.metrics.serve(metrics_port) if metrics_port is not None else None
     runner.start()
     console.print(f"worker of {runner.topology.application} in group {runner.group_id} started")

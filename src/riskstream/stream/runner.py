@@ -35,7 +35,7 @@ from typing import Literal
 
 import msgspec
 
-from riskstream.errors import CommitFailedError, ProduceError
+from riskstream.errors import CommitFailedError, ProduceError, TransactionAbortedError
 from riskstream.log.deadletter import dlq_topic
 from riskstream.log.port import EventLog, Producer
 from riskstream.log.records import DeliveryReport, Record, TopicPartition, TopicSpec
@@ -573,9 +573,10 @@ class Runner:
         """Abort the open transaction, which holds work of lost tasks, and start the tasks
         still held again from their committed state."""
         if self._in_transaction and self._transactions is not None:
-            self._transactions.abort_transaction()
             self._in_transaction = False
-        logger.warning("tasks %s lost: transaction aborted, the others restart", sorted(lost))
+            self._transactions.abort_transaction()
+        if lost:
+            logger.warning("tasks %s lost: transaction aborted, the others restart", sorted(lost))
         for unit in self.units.values():
             unit.store.close()  # uncommitted changes go with it
         self.units.clear()
@@ -617,9 +618,15 @@ class Runner:
             if offsets:
                 transactions.send_offsets(offsets, self._consumer)
             transactions.commit_transaction()
+        except TransactionAbortedError as exc:
+            # The group rebalanced under the transaction: nothing of it becomes visible, so
+            # the tasks start again from what did commit, as Kafka Streams does.
+            logger.warning("transaction aborted (%s); tasks restart from their commit", exc)
+            self._abandon_transaction(set())
+            return
         except BaseException:
-            # Fenced, or a record was refused: nothing of this transaction becomes visible,
-            # and this process's state is ahead of the log; its tasks restore on restart.
+            # Fenced by a newer worker with our id, or a record was refused: nothing of this
+            # transaction becomes visible and this process must stop; its tasks restore.
             self._in_transaction = False
             try:
                 transactions.abort_transaction()

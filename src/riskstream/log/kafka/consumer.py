@@ -24,7 +24,13 @@ from riskstream.errors import (
     LogClosedError,
     NotAssignedError,
 )
-from riskstream.log.kafka.errors import commit_error, creation_error, error_code, translate
+from riskstream.log.kafka.errors import (
+    commit_error,
+    creation_error,
+    error_code,
+    kafka_error,
+    translate,
+)
 from riskstream.log.port import AssignmentCallback, OffsetReset
 from riskstream.log.records import Record, TopicPartition
 
@@ -44,6 +50,7 @@ _NOT_STARTED: Final = frozenset({KafkaError._STATE, KafkaError._UNKNOWN_PARTITIO
 _WAIT_SLICE_S: Final = 0.2
 # Bound for the blocking metadata/offset requests (committed, offsets_for_times, watermarks).
 _REQUEST_TIMEOUT_S: Final = 30.0
+_RETRY_BACKOFF_S: Final = 0.1
 
 
 def _closed(*_args: object, **_kwargs: object) -> NoReturn:
@@ -456,13 +463,20 @@ class KafkaConsumer:
 
     def watermarks(self, partition: TopicPartition) -> tuple[int, int]:
         self._check_open()
-        try:
-            low, high = self._consumer.get_watermark_offsets(
-                _CkPartition(partition[0], partition[1]), timeout=_REQUEST_TIMEOUT_S
-            )
-        except KafkaException as exc:
-            raise translate(exc, f"cannot read watermarks of {partition}", ConsumerError) from exc
-        return int(low), int(high)
+        deadline = time.monotonic() + _REQUEST_TIMEOUT_S
+        while True:
+            try:
+                low, high = self._consumer.get_watermark_offsets(
+                    _CkPartition(partition[0], partition[1]), timeout=_REQUEST_TIMEOUT_S
+                )
+                return int(low), int(high)
+            except KafkaException as exc:
+                err = kafka_error(exc)
+                # A new topic's leader may not serve yet (NOT_LEADER_FOR_PARTITION): retry.
+                if err is None or not err.retriable() or time.monotonic() >= deadline:
+                    context = f"cannot read watermarks of {partition}"
+                    raise translate(exc, context, ConsumerError) from exc
+                time.sleep(_RETRY_BACKOFF_S)
 
     def _owned_partition(self, partition: TopicPartition) -> TopicPartition:
         self._check_open()

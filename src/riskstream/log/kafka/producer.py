@@ -9,9 +9,9 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka import Producer as _CkProducer
 from confluent_kafka import TopicPartition as _CkPartition
 
-from riskstream.errors import LogClosedError, ProduceError
+from riskstream.errors import LogClosedError, ProduceError, TransactionAbortedError
 from riskstream.log.kafka.consumer import KafkaConsumer
-from riskstream.log.kafka.errors import creation_error, describe, translate
+from riskstream.log.kafka.errors import creation_error, describe, kafka_error, translate
 from riskstream.log.port import Consumer, DeliveryCallback
 from riskstream.log.records import DeliveryReport, Headers, TopicPartition
 
@@ -25,6 +25,8 @@ _RawCallback = Callable[[KafkaError | None, Any], None]
 _MAX_ROUTES = 256
 # Bound for blocking coordinator requests (transactions).
 _REQUEST_TIMEOUT_S = 60.0
+# Calls of a transaction step in all, when librdkafka says the error is retriable.
+_TRANSACTION_ATTEMPTS = 3
 # How long produce() lets librdkafka drain a full queue before retrying.
 _QUEUE_FULL_POLL_S = 0.05
 
@@ -165,19 +167,29 @@ class KafkaProducer:
         parts = [
             _CkPartition(topic, partition, offset) for (topic, partition), offset in offsets.items()
         ]
+        try:
+            group = consumer.group_metadata()
+        except RuntimeError as exc:  # not a group member (any more): e.g. while leaving
+            raise TransactionAbortedError(f"no group membership to commit with: {exc}") from exc
         self._transaction(
-            self._producer.send_offsets_to_transaction,
-            parts,
-            consumer.group_metadata(),
-            _REQUEST_TIMEOUT_S,
+            self._producer.send_offsets_to_transaction, parts, group, _REQUEST_TIMEOUT_S
         )
 
     @staticmethod
     def _transaction(operation: Callable[..., None], *args: object) -> None:
-        try:
-            operation(*args)
-        except KafkaException as exc:
-            raise translate(exc, "transaction failed", ProduceError) from exc
+        for attempt in range(_TRANSACTION_ATTEMPTS):
+            try:
+                operation(*args)
+                return
+            except KafkaException as exc:
+                err = kafka_error(exc)
+                if err is not None and err.retriable() and attempt + 1 < _TRANSACTION_ATTEMPTS:
+                    continue  # librdkafka allows the same call again (e.g. a timeout)
+                if err is not None and err.txn_requires_abort():
+                    raise TransactionAbortedError(
+                        f"transaction must be aborted: {describe(exc)}"
+                    ) from exc
+                raise translate(exc, "transaction failed", ProduceError) from exc
 
     def close(self) -> None:
         if self._produce is _closed:
