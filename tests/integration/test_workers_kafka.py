@@ -640,3 +640,34 @@ def test_sigterm_mid_stream_loses_nothing_and_duplicates_nothing(app: App) -> No
     _, duplicates = _check_outputs(app, feed.inputs, label="sigterm")
     assert duplicates == 0  # it committed before leaving: nothing was written twice
     _check_state(app, feed.inputs)
+
+
+@pytest.mark.timeout(150)
+@pytest.mark.parametrize("delivery", ["low_latency", "exactly_once"])
+def test_a_frozen_worker_loses_its_partitions_and_comes_back_without_harm(
+    app: App, delivery: Delivery
+) -> None:
+    victim, *others = workers = [app.worker(f"w{n}", delivery).start() for n in range(3)]
+    feed = Feed(app, seed=13).start()
+    _wait("the worker to hold partitions and process", _holding(victim), workers)
+    assert victim.proc is not None
+    victim.proc.send_signal(signal.SIGSTOP)  # frozen past its session timeout: a zombie
+    try:
+        _wait(
+            "the two others to take every partition",
+            lambda: _covers([w.owned() for w in others]),
+            others,
+            timeout=60,
+        )
+    finally:
+        victim.proc.send_signal(signal.SIGCONT)
+    # Woken up, it still believes it holds its tasks, with work not yet committed: it must
+    # find out before committing any of it, and rejoin.
+    _wait("the woken worker to hold partitions again", lambda: bool(victim.owned()), workers)
+    feed.finish()
+    _wait_caught_up(app, workers)
+    _stop_all(workers)
+    _, duplicates = _check_outputs(app, feed.inputs, label=f"frozen {delivery}")
+    if delivery == "exactly_once":
+        assert duplicates == 0
+    _check_state(app, feed.inputs)

@@ -205,7 +205,11 @@ class Runner:
             self._producer: Producer = self._transactions
         else:
             self._producer = log.producer(linger_ms=1)
+        self.session_timeout_ms = session_timeout_ms
         self._consumer = log.consumer(self.group_id, session_timeout_ms=session_timeout_ms)
+        self._last_cycle = time.monotonic()
+        self._group_offsets: dict[TopicPartition, int] = {}  # as last committed to the group
+        self._suspect = False  # maybe fenced: check membership before the next commit
         self._probe = log.consumer()  # output end offsets; never assigned
         # Output end offsets, "topic:partition" -> next offset: from our own outputs'
         # delivery reports where we write, from the probe (now and then) where we do not.
@@ -273,6 +277,7 @@ class Runner:
         if partitions:
             self.metrics.rebalanced("assigned")
         gained = {tp.partition for tp in partitions}
+        self._suspect = False  # a fresh assignment: we are a member
         if self._standby is not None:
             self._standby.own(set(self.units) | gained)  # their files are ours from here
         for number in sorted(gained):
@@ -284,9 +289,10 @@ class Runner:
             if offset is not None:
                 self._consumer.seek(tp, offset)
 
-    def _open_unit(self, number: int) -> _Unit:
+    def _open_unit(self, number: int, *, repair: bool = True) -> _Unit:
         store = self._open_store(number)
-        stats = store.restore(self.log, on_progress=self.metrics.restore_progress(number))
+        progress = self.metrics.restore_progress(number)
+        stats = store.restore(self.log, on_progress=progress, repair=repair)
         self.metrics.restored(number, stats.seconds)
         self.restores[number] = stats
         logger.info(
@@ -332,7 +338,7 @@ class Runner:
         if partitions:
             self.metrics.rebalanced("lost" if lost else "revoked")
         if lost and self._transactions is not None:
-            self._abandon_transaction(lost)
+            self._restart_tasks(lost)
         elif numbers - lost:
             self.commit(only=numbers - lost)
         self._lag.forget(set(partitions), numbers)
@@ -347,6 +353,7 @@ class Runner:
 
     def poll_once(self, timeout: float = 0.1) -> int:
         """One cycle: poll, process, produce, and commit when the interval has passed."""
+        self._check_pause()
         records = self._consumer.poll(max_records=self.max_batch, timeout=timeout)
         began = time.perf_counter()
         first_input_ms = 0
@@ -393,6 +400,32 @@ class Runner:
                 self.processed += len(batch)
                 if unit.replay_until and unit.task.suppress:
                     self._end_replay_when_past(unit)
+
+    def _check_pause(self) -> None:
+        """After a pause near the session timeout (a long stall, a stopped process) the group
+        may have given our partitions to another worker without our knowing yet: in
+        ``low_latency`` mode, the next commit first makes sure we are still a member.
+        (``exactly_once`` needs no check: its transaction fails on a stale group epoch.)"""
+        now = time.monotonic()
+        paused_ms = (now - self._last_cycle) * 1000
+        self._last_cycle = now
+        if paused_ms >= self.session_timeout_ms / 2 and self._transactions is None and self.units:
+            logger.info("a %.0f ms pause: membership is checked before the next commit", paused_ms)
+            self._suspect = True
+
+    def _still_member(self) -> bool:
+        """Commit the group offsets we last committed again: fails if we were fenced."""
+        offsets = dict(self._group_offsets)
+        if not offsets:
+            held = self._consumer.assignment()
+            offsets = {tp: o for tp, o in self._consumer.committed(held).items() if o is not None}
+        try:
+            if offsets:
+                self._consumer.commit(offsets)
+        except CommitFailedError as exc:
+            logger.warning("fenced (%s): the tasks restart from their commit", exc)
+            return False
+        return True
 
     def _hold_back(self) -> None:
         """Back-pressure: pause an input partition whose records wait in its task's buffer
@@ -504,6 +537,12 @@ class Runner:
         if self._transactions is not None:
             self._commit_transaction(self._transactions, revoking=only is not None)
             return
+        if self._suspect:
+            if not self._still_member():
+                self._sealed = None  # work of tasks that may have moved: never committed
+                self._restart_tasks(set())
+                return  # checked again at the next commit, until a rebalance settles it
+            self._suspect = False
         if self._sealed is not None and not self._complete(wait=wait):
             return  # the previous commit is still on its way; the next interval seals
         units = {n: u for n, u in self.units.items() if only is None or n in only}
@@ -558,10 +597,10 @@ class Runner:
             # The stores hold the offsets that count; the group's copy is for lag monitors
             # and tools, so the loop's own commits refresh it only now and then.
             self._group_committed = now
+            offsets = {tp: off for tp, off in seal.offsets.items() if tp.partition in self.units}
             try:
-                self._consumer.commit(
-                    {tp: off for tp, off in seal.offsets.items() if tp.partition in self.units}
-                )
+                self._consumer.commit(offsets)
+                self._group_offsets.update(offsets)
             except CommitFailedError as exc:
                 logger.warning("group offsets not committed: %s", exc)
         self.metrics.committed(time.perf_counter() - seal.began)
@@ -569,12 +608,15 @@ class Runner:
             self._observe_progress(seal.units, now=wait)
         return True
 
-    def _abandon_transaction(self, lost: set[int]) -> None:
-        """Abort the open transaction, which holds work of lost tasks, and start the tasks
-        still held again from their committed state."""
+    def _restart_tasks(self, lost: set[int]) -> None:
+        """Drop every task's uncommitted work (under ``exactly_once``: abort the open
+        transaction) and start the tasks still held, but not ``lost``, from their commit."""
         if self._in_transaction and self._transactions is not None:
             self._in_transaction = False
             self._transactions.abort_transaction()
+        elif self._transactions is None:
+            # The restarted tasks look for their outputs in the log: let them all land.
+            self._flush_producer()
         if lost:
             logger.warning("tasks %s lost: transaction aborted, the others restart", sorted(lost))
         for unit in self.units.values():
@@ -582,7 +624,8 @@ class Runner:
         self.units.clear()
         kept = [tp for tp in self._consumer.assignment() if tp.partition not in lost]
         for number in sorted({tp.partition for tp in kept}):
-            self.units[number] = self._open_unit(number)
+            # No repair: if we were fenced, a changelog tail is the new owner's flush.
+            self.units[number] = self._open_unit(number, repair=False)
         for tp in kept:
             # Rewind what was read past the commit; never committed: from the earliest.
             position = self.units[tp.partition].positions.get(tp)
@@ -622,7 +665,7 @@ class Runner:
             # The group rebalanced under the transaction: nothing of it becomes visible, so
             # the tasks start again from what did commit, as Kafka Streams does.
             logger.warning("transaction aborted (%s); tasks restart from their commit", exc)
-            self._abandon_transaction(set())
+            self._restart_tasks(set())
             return
         except BaseException:
             # Fenced by a newer worker with our id, or a record was refused: nothing of this
