@@ -30,6 +30,12 @@ The state layer adds its subtree in ``riskstream.state.errors``::
         ├── SnapshotError            a snapshot stream is malformed
         └── StateDecodeError         stored bytes do not decode to the state's type
 
+The fraud domain adds ``riskstream.fraud.rules.errors``::
+
+    RiskstreamError
+    └── RuleError                    a rule file does not parse or type-check (file:line:col)
+        └── RuleSetError             every problem of a rule set that was refused as a whole
+
 Errors about a record carry ``topic``/``partition``/``offset`` and the raw bytes so a
 caller can route the record to a dead-letter topic with the reason in its headers.
 """

@@ -16,6 +16,7 @@ ALLOWED = {
     "state": {"log", "errors"},
     "stream": {"log", "state", "events", "errors"},
     "sim": {"events", "log", "errors"},
+    "fraud": {"stream", "events", "errors"},
 }
 
 
