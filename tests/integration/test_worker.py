@@ -57,9 +57,21 @@ def _committed(log_dir: Path) -> int:
 
 
 def test_sigterm_commits_everything_processed_and_loses_nothing(tmp_path: Path) -> None:
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        _sigterm_run(tmp_path, workers)
+    finally:
+        for proc in workers:  # a failed assertion must not leave a worker running
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(30)
+
+
+def _sigterm_run(tmp_path: Path, workers: list[subprocess.Popen[bytes]]) -> None:
     log_dir, state_dir = tmp_path / "log", tmp_path / "state"
     _fill(log_dir)
     first = _worker(log_dir, state_dir)
+    workers.append(first)
     deadline = time.monotonic() + 60
     while _written(log_dir) < EVENTS // 10:
         assert time.monotonic() < deadline, "the worker made no progress"
@@ -71,6 +83,7 @@ def test_sigterm_commits_everything_processed_and_loses_nothing(tmp_path: Path) 
     assert _committed(log_dir) == written  # every output's input is committed, nothing more
 
     second = _worker(log_dir, state_dir)
+    workers.append(second)
     while _committed(log_dir) < EVENTS:
         assert time.monotonic() < deadline + 120, "the second worker did not finish"
         time.sleep(0.5)
