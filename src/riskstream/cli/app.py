@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from riskstream.cli.dlq import dlq_app
+from riskstream.cli.simulate import simulate
 from riskstream.cli.worker import worker
 from riskstream.log import open_log
 from riskstream.settings import Settings
@@ -25,6 +26,7 @@ topics_app = typer.Typer(help="Inspect and manage topics.", no_args_is_help=True
 app.add_typer(topics_app, name="topics")
 app.add_typer(dlq_app, name="dlq")
 app.command()(worker)
+app.command()(simulate)
 console = Console(stderr=True)
 
 LogOption = typer.Option(
