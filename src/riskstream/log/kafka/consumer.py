@@ -106,6 +106,11 @@ class KafkaConsumer:
         self._paused: set[TopicPartition] = set()
         self._on_assign: AssignmentCallback | None = None
         self._on_revoke: AssignmentCallback | None = None
+        # Co-partitioned subscriptions (see subscribe): topics that follow the lead topic's
+        # assignment partition by partition. The KIP-848 protocol's range assignor keeps
+        # co-partitioned topics together by itself.
+        self._followers: tuple[str, ...] = ()
+        self._classic = config.get("group.protocol", "classic").lower() == "classic"
 
     # -- membership -------------------------------------------------------------------
 
@@ -123,9 +128,18 @@ class KafkaConsumer:
             self._consumer.unassign()
             self._unpause(self._disown(list(self._owned)))
         self._on_assign, self._on_revoke = on_assign, on_revoke
+        wanted = list(dict.fromkeys(topics))
+        self._followers = ()
+        if self._classic and len(wanted) > 1 and self._co_partitioned(wanted):
+            # The classic protocol's assignors balance topic-partitions, not partition numbers:
+            # a member could get checkouts[3] without logins[3], and a task would no longer
+            # see all of its key's streams. So the group assigns the lead topic only, and each
+            # member takes the same partition numbers of the other topics with it (as Kafka
+            # Streams' own assignor keeps co-partitioned topics together).
+            wanted, self._followers = wanted[:1], tuple(wanted[1:])
         try:
             self._consumer.subscribe(
-                list(topics),
+                wanted,
                 on_assign=self._assigned,
                 on_revoke=self._revoked,
                 on_lost=self._lost,
@@ -134,8 +148,28 @@ class KafkaConsumer:
             raise translate(exc, f"cannot subscribe to {list(topics)}", ConsumerError) from exc
         self._subscribed = True
 
+    def _co_partitioned(self, topics: list[str]) -> bool:
+        """Whether every topic exists with one and the same partition count."""
+        try:
+            metadata = self._consumer.list_topics(timeout=_REQUEST_TIMEOUT_S)
+        except KafkaException:
+            return False
+        counts = set()
+        for topic in topics:
+            described = metadata.topics.get(topic)
+            if described is None or described.error is not None:
+                return False
+            counts.add(len(described.partitions))
+        return len(counts) == 1
+
+    def _with_followers(self, partitions: list[TopicPartition]) -> list[TopicPartition]:
+        if not self._followers:
+            return partitions
+        numbers = [tp.partition for tp in partitions]
+        return partitions + [TopicPartition(t, p) for t in self._followers for p in numbers]
+
     def _assigned(self, _consumer: _CkConsumer, partitions: list[_CkPartition]) -> None:
-        gained = _ours(partitions)
+        gained = self._with_followers(_ours(partitions))
         self._owned.update(gained)
         self._gaining = frozenset(gained)
         try:
@@ -157,25 +191,25 @@ class KafkaConsumer:
                     self._consumer.pause(_ck(held))
 
     def _revoked(self, _consumer: _CkConsumer, partitions: list[_CkPartition]) -> None:
-        lost = _ours(partitions)
+        lost = self._with_followers(_ours(partitions))
         try:
             # Still owned here: the callback may commit what it processed.
             if lost and self._on_revoke is not None:
                 self._on_revoke(lost)
         finally:
             paused = self._disown(lost)
-            self._consumer.incremental_unassign(partitions)
+            self._consumer.incremental_unassign(_ck(lost))
             self._unpause(paused)
 
     def _lost(self, _consumer: _CkConsumer, partitions: list[_CkPartition]) -> None:
-        lost = _ours(partitions)
+        lost = self._with_followers(_ours(partitions))
         # Another member may already own them: disown first so commits fail.
         paused = self._disown(lost)
         try:
             if lost and self._on_revoke is not None:
                 self._on_revoke(lost)
         finally:
-            self._consumer.incremental_unassign(partitions)
+            self._consumer.incremental_unassign(_ck(lost))
             self._unpause(paused)
 
     def _disown(self, partitions: Iterable[TopicPartition]) -> list[TopicPartition]:
