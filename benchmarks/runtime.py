@@ -99,10 +99,18 @@ class Config:
 # -- output ------------------------------------------------------------------------------
 
 
-def emit(bench: str, metric: str, value: float, *, unit: str, params: dict[str, Any]) -> None:
+def emit(
+    bench: str,
+    metric: str,
+    value: float,
+    *,
+    unit: str,
+    params: dict[str, Any],
+    backend: str = BACKEND,
+) -> None:
     figure = {
         "bench": bench,
-        "backend": BACKEND,
+        "backend": backend,
         "metric": metric,
         "value": round(value, 3),
         "unit": unit,
@@ -111,8 +119,8 @@ def emit(bench: str, metric: str, value: float, *, unit: str, params: dict[str, 
     print(json.dumps(figure), flush=True)
 
 
-def emit_error(bench: str, exc: BaseException) -> None:
-    line = {"bench": bench, "backend": BACKEND, "error": f"{type(exc).__name__}: {exc}"}
+def emit_error(bench: str, exc: BaseException, *, backend: str = BACKEND) -> None:
+    line = {"bench": bench, "backend": backend, "error": f"{type(exc).__name__}: {exc}"}
     print(json.dumps(line), file=sys.stderr, flush=True)
 
 
@@ -154,21 +162,25 @@ def _event_time(event: Event) -> int:
     return event.event_time
 
 
-def reference_topology() -> Topology:
+def reference_topology(prefix: str = "") -> Topology:
     """Decode → velocity (checkouts) + pattern (all activity) + interval join → three sinks.
 
     One source reads the four co-partitioned topics: a source has one ``decode``, so it is
     the any-event codec (``codec_for("*")``: the same msgspec tagged-union decode as the
     per-topic codecs, which carry one event kind each), and the topology has no merge step.
+    ``prefix`` goes before the application and every topic name (a shared broker's runs
+    must not meet).
     """
-    topology = Topology(APPLICATION)
+    topology = Topology(prefix + APPLICATION)
     encode = msgspec.json.encode
+    inputs = tuple(prefix + topic for topic in TOPICS)
+    outputs = tuple(prefix + topic for topic in OUTPUTS)
     activity = topology.source(
-        "activity", TOPICS, decode=codec_for("*").decode, event_time=_event_time
+        "activity", inputs, decode=codec_for("*").decode, event_time=_event_time
     )
     checkouts = activity.filter("checkouts", _is_checkout)
     velocity = Velocity(DEFAULT_HORIZONS, value=_checkout_amount, distinct=_instrument)
-    checkouts.stateful("velocity", velocity).to(OUTPUTS[0], encode=encode)
+    checkouts.stateful("velocity", velocity).to(outputs[0], encode=encode)
     promo_abuse = (
         Pattern.begin("login", where=_is_login)
         .followed_by("click", where=_click_on_login_device)
@@ -176,11 +188,11 @@ def reference_topology() -> Topology:
         .within(WITHIN_MS)
     )
     patterns = PatternDefinition({"promo_abuse": promo_abuse}, value_type=Activity)
-    activity.stateful("promo-abuse", patterns).to(OUTPUTS[1], encode=encode)
+    activity.stateful("promo-abuse", patterns).to(outputs[1], encode=encode)
     logins = activity.filter("logins", _is_plain_login)
     join = IntervalJoin(JOIN_BEFORE_MS, 0, how="left", left_type=Checkout, right_type=Login)
     checkouts.join("checkout-logins", logins, join, wrap_left=Left, wrap_right=Right).to(
-        OUTPUTS[2], encode=encode
+        outputs[2], encode=encode
     )
     return topology
 
@@ -194,14 +206,14 @@ TOPOLOGY_NOTE = (
 )
 
 
-def prime_watermarks(tasks: Sequence[Task], since_ms: int) -> None:
+def prime_watermarks(tasks: Sequence[Task], since_ms: int, prefix: str = "") -> None:
     """Register every input topic with each task's watermark tracker.
 
     A task's watermark is the minimum over the inputs it has *seen*; an input counts only
     from its first record. Unprimed, the first topic of the first batch sets the watermark
     and the other topics' earlier records all go to the late topic.
     """
-    marks = dict.fromkeys(TOPICS, since_ms)
+    marks = dict.fromkeys((prefix + topic for topic in TOPICS), since_ms)
     for task in tasks:
         task.restore_watermarks(marks)
 
@@ -268,8 +280,8 @@ def temp_log(prefix: str) -> Iterator[tuple[EventLog, Path]]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def create_inputs(log: EventLog) -> None:
-    log.admin.create_topics([TopicSpec(name=t, partitions=PARTITIONS) for t in TOPICS])
+def create_inputs(log: EventLog, prefix: str = "") -> None:
+    log.admin.create_topics([TopicSpec(name=prefix + t, partitions=PARTITIONS) for t in TOPICS])
 
 
 def wall_ms() -> int:
@@ -328,14 +340,14 @@ class RunStats:
     outputs: dict[str, int]
 
 
-def output_counts(log: EventLog) -> dict[str, int]:
+def output_counts(log: EventLog, prefix: str = "") -> dict[str, int]:
     consumer = log.consumer()
     try:
-        tps = [TopicPartition(t, p) for t in OUTPUTS for p in range(PARTITIONS)]
+        tps = [TopicPartition(prefix + t, p) for t in OUTPUTS for p in range(PARTITIONS)]
         consumer.assign(tps)
         counts: dict[str, int] = defaultdict(int)
         for tp in tps:
-            counts[tp.topic] += consumer.watermarks(tp)[1]
+            counts[tp.topic.removeprefix(prefix)] += consumer.watermarks(tp)[1]
         return dict(counts)
     finally:
         consumer.close()
@@ -522,6 +534,7 @@ class LatencyJob:
     seconds: float
     users: int
     timeout_s: float
+    prefix: str = ""  # before every topic name
 
 
 def producer_process(
@@ -546,7 +559,8 @@ def producer_process(
                 stamp = now // 1_000_000
                 value = encode(msgspec.structs.replace(event, event_time=stamp))
                 headers = ((SENT_HEADER, now.to_bytes(8, "big")),)
-                producer.produce(event.topic, value, event.key, timestamp=stamp, headers=headers)
+                topic = job.prefix + event.topic
+                producer.produce(topic, value, event.key, timestamp=stamp, headers=headers)
                 sent += 1
             producer.poll(0)
             time.sleep(0.0002)
@@ -574,7 +588,7 @@ def reader_process(
     log = open_log(job.url)
     try:
         consumer = log.consumer(None, auto_offset_reset="earliest")
-        tps = [TopicPartition(t, p) for t in OUTPUTS for p in range(PARTITIONS)]
+        tps = [TopicPartition(job.prefix + t, p) for t in OUTPUTS for p in range(PARTITIONS)]
         consumer.assign(tps)
         consumer.poll(max_records=1, timeout=0.05)  # open the topic files before the clock runs
         ready.set()
@@ -604,9 +618,10 @@ class Stamps:
     """Wall-clock times the runner side takes through the log port, to split the latency:
     when the runner's poll returned each input, and when it handed each output over."""
 
-    def __init__(self) -> None:
+    def __init__(self, outputs: Sequence[str] = OUTPUTS) -> None:
         self.polled: dict[bytes, int] = {}  # input origin -> ns
         self.handed: dict[bytes, int] = {}  # output id -> ns
+        self.outputs = frozenset(outputs)
 
     def wrap_poll(self, poll: Callable[..., list[Record]]) -> Callable[..., list[Record]]:
         polled = self.polled
@@ -621,11 +636,11 @@ class Stamps:
         return stamped
 
     def wrap_produce(self, produce: Callable[..., None]) -> Callable[..., None]:
-        handed = self.handed
+        handed, outputs = self.handed, self.outputs
 
         def stamped(topic: str, *args: Any, **kwargs: Any) -> None:
             produce(topic, *args, **kwargs)
-            if topic in OUTPUTS:
+            if topic in outputs:
                 ident = dict(kwargs.get("headers") or ()).get(OUTPUT_ID_HEADER)
                 if ident is not None:
                     handed[ident] = time.time_ns()
@@ -674,11 +689,11 @@ class StampingLog:
         self._inner.close()
 
 
-def sent_times(log: EventLog) -> dict[bytes, int]:
+def sent_times(log: EventLog, prefix: str = "") -> dict[bytes, int]:
     """``topic/partition/offset`` of every input record -> its produce time (ns)."""
     consumer = log.consumer(None, auto_offset_reset="earliest")
     try:
-        tps = [TopicPartition(t, p) for t in TOPICS for p in range(PARTITIONS)]
+        tps = [TopicPartition(prefix + t, p) for t in TOPICS for p in range(PARTITIONS)]
         consumer.assign(tps)
         sent: dict[bytes, int] = {}
         while True:
@@ -790,32 +805,61 @@ def p50_p99(values: list[float]) -> tuple[float, float]:
     return statistics.median(values), statistics.quantiles(values, n=100)[98]
 
 
-def bench_latency(cfg: Config) -> None:
-    stamps = Stamps()
-    with temp_log("latency") as (log, root):
-        create_inputs(log)
-        runner = Runner(reference_topology(), StampingLog(log, stamps), state_dir=root / "state")
-        with started(runner):
-            job = LatencyJob(str(log.url), cfg.rate, cfg.seconds, cfg.users, cfg.seconds + 120)
-            children = start_children(job)
-            try:
-                prime_watermarks([u.task for u in runner.units.values()], wall_ms() - 1)
-                start_ns = time.time_ns()
-                children.go.set()
-                producer = children.procs[0]
-                busy = lambda: producer.is_alive() or not runner.caught_up()  # noqa: E731
-                serve_while(runner, busy, job.timeout_s)
-                achieved = float(checked(children.produced.recv(), "latency producer"))
-                runner.commit()
-                late = sum(u.task.late_count for u in runner.units.values())
-                children.stop.set()
-                received: Received = checked(children.read.recv(), "latency reader")
-            finally:
-                children.stop.set()
-                children.end()
-            runner.close()
-        sent = sent_times(log)
+@dataclass
+class LatencyRun:
+    """One latency run: the measured outputs and what the run looked like."""
+
+    measured: Latencies
+    achieved: float  # the producer's rate, events/s
+    late: int
+    inputs: int
+    commit_interval_ms: int
+
+
+def latency_run(
+    log: EventLog,
+    state_dir: Path,
+    cfg: Config,
+    *,
+    prefix: str = "",
+    stamping: Callable[[EventLog, Stamps], EventLog] = StampingLog,
+    **runner_options: Any,
+) -> LatencyRun:
+    """Producer process -> ``log`` -> a Runner here (its log wrapped by ``stamping``) ->
+    ``log`` -> reader process; the input topics are created here."""
+    stamps = Stamps(prefix + topic for topic in OUTPUTS)
+    create_inputs(log, prefix)
+    runner = Runner(
+        reference_topology(prefix), stamping(log, stamps), state_dir=state_dir, **runner_options
+    )
+    with started(runner):
+        job = LatencyJob(
+            str(log.url), cfg.rate, cfg.seconds, cfg.users, cfg.seconds + 120, prefix=prefix
+        )
+        children = start_children(job)
+        try:
+            prime_watermarks([u.task for u in runner.units.values()], wall_ms() - 1, prefix)
+            start_ns = time.time_ns()
+            children.go.set()
+            producer = children.procs[0]
+            busy = lambda: producer.is_alive() or not runner.caught_up()  # noqa: E731
+            serve_while(runner, busy, job.timeout_s)
+            achieved = float(checked(children.produced.recv(), "latency producer"))
+            runner.commit()
+            late = sum(u.task.late_count for u in runner.units.values())
+            children.stop.set()
+            received: Received = checked(children.read.recv(), "latency reader")
+        finally:
+            children.stop.set()
+            children.end()
+        runner.close()
+    sent = sent_times(log, prefix)
     measured = latencies(received, sent, stamps, start_ns + int(cfg.warmup_s * 1e9))
+    return LatencyRun(measured, achieved, late, len(sent), runner.commit_interval_ms)
+
+
+def latency_params(cfg: Config, run: LatencyRun, path: str) -> dict[str, Any]:
+    measured = run.measured
     legs = {
         leg: [round(v, 3) for v in p50_p99(values)]
         for leg, values in (
@@ -824,22 +868,20 @@ def bench_latency(cfg: Config) -> None:
             ("log_out", measured.log_out),
         )
     }
-    params = {
+    return {
         "rate": cfg.rate,
         "seconds": cfg.seconds,
         "warmup_s": cfg.warmup_s,
-        "achieved_rate": round(achieved),
-        "inputs": len(sent),
+        "achieved_rate": round(run.achieved),
+        "inputs": run.inputs,
         "outputs_measured": len(measured.total),
         "timer_outputs_excluded": measured.timers,
-        "late": late,
+        "late": run.late,
         "partitions": PARTITIONS,
         "users": cfg.users,
         "topology": TOPOLOGY_NOTE,
-        "commit_interval_ms": 1_000,
-        "path": "producer process (linger_ms=1, event time = timestamp = now) -> embedded log "
-        "-> Runner in this process (poll_once(0.1), outputs linger_ms=1) -> embedded log -> "
-        "reader process (poll(timeout=0.05)); 2 CPUs shared by the three processes",
+        "commit_interval_ms": run.commit_interval_ms,
+        "path": path,
         "clock": "time.time_ns() at the input's produce call (header) to the read of each "
         "output it caused (matched by the output's rs.id); one clock read per polled batch",
         "legs_p50_p99_ms": legs,
@@ -847,7 +889,18 @@ def bench_latency(cfg: Config) -> None:
         "the runner's producer (batch, steps, commit pauses); log_out: -> read by the reader",
         "cpu_count": os.cpu_count(),
     }
-    p50, p99 = p50_p99(measured.total)
+
+
+def bench_latency(cfg: Config) -> None:
+    with temp_log("latency") as (log, root):
+        run = latency_run(log, root / "state", cfg)
+    path = (
+        "producer process (linger_ms=1, event time = timestamp = now) -> embedded log "
+        "-> Runner in this process (poll_once(0.1), outputs linger_ms=1) -> embedded log -> "
+        "reader process (poll(timeout=0.05)); 2 CPUs shared by the three processes"
+    )
+    params = latency_params(cfg, run, path)
+    p50, p99 = p50_p99(run.measured.total)
     emit("runtime.latency", "p50_ms", p50, unit="ms", params=params)
     emit("runtime.latency", "p99_ms", p99, unit="ms", params=params)
 
@@ -858,20 +911,30 @@ RESTORE_APP, RESTORE_STORE = "bench-restore", "kv"
 RESTORE_COMMITS = 10
 
 
-def fill_changelog(log: EventLog, directory: Path, keys: int) -> None:
-    """``keys`` keys with ~100-byte values, through a SqliteStore, in 10 commits."""
-    ensure_changelog(log.admin, RESTORE_APP, RESTORE_STORE, 1)
-    changelog = f"{RESTORE_APP}-{RESTORE_STORE}-changelog"
+def fill_changelog(
+    log: EventLog,
+    directory: Path,
+    keys: int,
+    *,
+    app: str = RESTORE_APP,
+    on_commit: Callable[[int, SqliteStore], None] | None = None,
+) -> None:
+    """``keys`` keys with ~100-byte values, through a SqliteStore, in 10 commits;
+    ``on_commit(n, store)`` after the n-th (1-based)."""
+    ensure_changelog(log.admin, app, RESTORE_STORE, 1)
+    changelog = f"{app}-{RESTORE_STORE}-changelog"
     pool = [os.urandom(RESTORE_VALUE_BYTES) for _ in range(4_099)]
     producer = log.producer(linger_ms=5)
     with SqliteStore(RESTORE_STORE, 0, changelog=changelog, directory=directory) as store:
         per_commit = -(-keys // RESTORE_COMMITS)
-        for first in range(0, keys, per_commit):
+        for number, first in enumerate(range(0, keys, per_commit), 1):
             for i in range(first, min(keys, first + per_commit)):
                 store.put(b"user-%08d" % i, pool[i % len(pool)])
             store.flush(producer, {"n": b"%d" % first})
             producer.flush()
             store.commit()
+            if on_commit is not None:
+                on_commit(number, store)
     producer.close()
 
 
