@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Final
 
 from riskstream.state.base import ChangelogStore
 from riskstream.state.protocol import CommitPoint
 from riskstream.state.replay import ReplaySink
 from riskstream.state.snapshot import Entry
 from riskstream.state.sqlite_db import (
+    ANY_ROW,
     EXPIRED,
     GET,
     GET_WITH_EXPIRY,
@@ -27,6 +28,7 @@ from riskstream.state.staging import Change
 __all__ = ["SqliteStore"]
 
 _CACHE_KIB = 16_384
+_MISSING: Final = b"\x00missing"  # never returned: compared by identity
 
 
 class SqliteStore(ChangelogStore):
@@ -37,7 +39,9 @@ class SqliteStore(ChangelogStore):
     caches values (``None`` for known-absent keys): writes stay in the cache until
     ``commit`` writes them and the commit point in one SQLite transaction, and up to
     ``cache_entries`` clean entries are kept for reads (the oldest go first). ``get`` of a
-    cached key is a dict lookup; a miss is one indexed SQLite read.
+    cached key is a dict lookup; a miss is one indexed SQLite read - unless every row of the
+    file is known to be cached (a new or empty file whose rows all came through this cache,
+    the common case of a fresh task), when a miss is an absent key without asking.
     """
 
     durable: ClassVar[bool] = True
@@ -70,19 +74,30 @@ class SqliteStore(ChangelogStore):
         self._dirty_expiry: dict[bytes, int] = {}
         self._cache_entries = cache_entries
         self._size: int | None = None
+        # Whether every row of the file is in the cache (None: not known yet, see _covers).
+        self._cached_all: bool | None = None
         self._adopt(read_commit(self._conn))
 
     # -- the hot path --------------------------------------------------------------------
 
     def get(self, key: bytes) -> bytes | None:
-        try:
-            return self._cache[key]
-        except KeyError:
-            pass
+        # A sentinel, not KeyError: misses are common (new keys) and raising costs more.
+        value = self._cache.get(key, _MISSING)
+        if value is not _MISSING:
+            return value
+        if self._cached_all or (self._cached_all is None and self._covers()):
+            return None  # not cached, so not in the file either
         row = self._conn.execute(GET, (bytearray(key),)).fetchone()
-        value: bytes | None = None if row is None else row[0]
-        self._cache[key] = value
-        return value
+        found: bytes | None = None if row is None else row[0]
+        self._cache[key] = found
+        return found
+
+    def _covers(self) -> bool:
+        """Find out whether the cache holds every row of the file: true when the file has
+        none (rows written from then on all come from the cache, and stay cached unless
+        :meth:`_evict` drops them)."""
+        self._cached_all = self._conn.execute(ANY_ROW).fetchone() is None
+        return self._cached_all
 
     def put(self, key: bytes, value: bytes, *, expires_at: int | None = None) -> None:
         self._cache[key] = value
@@ -215,7 +230,8 @@ class SqliteStore(ChangelogStore):
                 if len(victims) >= excess:
                     break
         for key in victims:
-            del cache[key]
+            if cache.pop(key) is not None:
+                self._cached_all = False  # a row of the file is no longer cached
 
     def _pending_keys(self) -> set[bytes]:
         """Keys whose latest value is only in the cache (not committed yet)."""
@@ -226,6 +242,7 @@ class SqliteStore(ChangelogStore):
 
     def _replay_sink(self) -> ReplaySink:
         self._cache.clear()
+        self._cached_all = None
         self._size = None
         return SqliteReplaySink(self._conn, cache_kib=_CACHE_KIB)
 
@@ -236,6 +253,7 @@ class SqliteStore(ChangelogStore):
         write_commit(conn, CommitPoint())
         conn.execute("COMMIT")
         self._cache.clear()
+        self._cached_all = None
         self._dirty.clear()
         self._dirty_expiry.clear()
         self._size = None
@@ -257,6 +275,7 @@ class SqliteStore(ChangelogStore):
     def _load(self, chunks: Iterator[list[Entry]], point: CommitPoint) -> None:
         conn = self._conn
         self._cache.clear()
+        self._cached_all = None
         self._size = None
         conn.execute("BEGIN IMMEDIATE")
         try:

@@ -24,6 +24,7 @@ from riskstream.state.protocol import CommitPoint
 from riskstream.state.staging import Change
 
 __all__ = [
+    "ANY_ROW",
     "DELETE",
     "EXPIRED",
     "GET",
@@ -53,6 +54,7 @@ DELETE = "DELETE FROM kv WHERE key = ?"
 GET = "SELECT value FROM kv WHERE key = ?"
 GET_WITH_EXPIRY = "SELECT value, expires_at FROM kv WHERE key = ?"
 EXPIRED = "SELECT key FROM kv WHERE expires_at <= ?"
+ANY_ROW = "SELECT 1 FROM kv LIMIT 1"
 _SET_META = "INSERT OR REPLACE INTO meta(name, value) VALUES (?, ?)"
 
 _encode_commit = msgspec.msgpack.Encoder().encode

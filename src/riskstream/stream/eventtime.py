@@ -25,7 +25,7 @@ class WatermarkTracker:
     close. The watermark never goes backwards.
     """
 
-    __slots__ = ("_idle_ms", "_last_seen", "_lateness", "_max_time", "_watermark")
+    __slots__ = ("_idle_ms", "_last_seen", "_lateness", "_low", "_max_time", "_now", "_watermark")
 
     def __init__(self, *, allowed_lateness_ms: int, idle_timeout_ms: int) -> None:
         self._lateness = allowed_lateness_ms
@@ -33,6 +33,10 @@ class WatermarkTracker:
         self._max_time: dict[str, int] = {}
         self._last_seen: dict[str, int] = {}
         self._watermark = NO_WATERMARK
+        # The last recomputation: its processing time (None: no input was active, or it is
+        # out of date) and the lowest highest-event-time of the inputs active then.
+        self._now: int | None = None
+        self._low = NO_WATERMARK
 
     @property
     def watermark(self) -> int:
@@ -47,30 +51,47 @@ class WatermarkTracker:
         the others' earlier records would all be late)."""
         self._max_time.setdefault(source, NO_WATERMARK)
         self._last_seen.setdefault(source, now_ms)
+        self._now = None
 
     def observe(self, source: str, event_time: int, now_ms: int) -> int:
         """Account for one event; returns the (possibly advanced) watermark."""
-        if event_time > self._max_time.get(source, NO_WATERMARK):
-            self._max_time[source] = event_time
+        highs = self._max_time
+        old = highs.get(source, NO_WATERMARK)
+        if now_ms == self._now and self._last_seen.get(source) == now_ms:
+            # The same processing time as the last recomputation, at which this input was
+            # already active: the active inputs are the same, only this one's time may rise.
+            if event_time <= old:
+                return self._watermark
+            highs[source] = event_time
+            if old > self._low:  # it was not the slowest active input: the minimum stays
+                return self._watermark
+            return self.advance(now_ms)
+        if event_time > old:
+            highs[source] = event_time
         self._last_seen[source] = now_ms
         return self.advance(now_ms)
 
     def advance(self, now_ms: int) -> int:
         """Recompute from the inputs' state at processing time ``now_ms``."""
-        active = [
-            high
-            for source, high in self._max_time.items()
-            if now_ms - self._last_seen[source] < self._idle_ms
-        ]
-        if active:
-            candidate = min(active) - self._lateness
-        elif self._max_time:
-            # All idle: let event time flow with processing time since the last input went quiet.
-            quiet_for = now_ms - max(self._last_seen.values()) - self._idle_ms
-            candidate = max(self._max_time.values()) + max(quiet_for, 0) - self._lateness
+        idle_ms, last_seen = self._idle_ms, self._last_seen
+        low: int | None = None
+        for source, high in self._max_time.items():
+            if now_ms - last_seen[source] < idle_ms and (low is None or high < low):
+                low = high
+        if low is not None:
+            candidate = low - self._lateness
+            self._now, self._low = now_ms, low
         else:
-            candidate = NO_WATERMARK
-        self._watermark = max(self._watermark, candidate)
+            self._now = None
+            if self._max_time:
+                # All idle: let event time flow with processing time since the last input
+                # went quiet.
+                quiet_for = now_ms - max(last_seen.values()) - idle_ms
+                candidate = max(self._max_time.values()) + max(quiet_for, 0) - self._lateness
+            else:
+                candidate = NO_WATERMARK
+        if candidate > self._watermark:  # noqa: PLR1730  # hot path: a compare beats max()
+            self._watermark = candidate
         return self._watermark
 
     def state(self) -> dict[str, int]:
@@ -85,7 +106,11 @@ class WatermarkTracker:
 
 
 class TimerQueue(Generic[T]):
-    """Deadlines per owner, fired in time order; registering the same deadline twice is a no-op."""
+    """Deadlines per owner, fired in time order (ties: in the order they were added).
+
+    :meth:`add` ignores a deadline the owner already has pending; :meth:`push` is for owners
+    that keep track of that themselves (and spares the bookkeeping).
+    """
 
     __slots__ = ("_heap", "_pending", "_seq")
 
@@ -99,19 +124,29 @@ class TimerQueue(Generic[T]):
         if entry in self._pending:
             return
         self._pending.add(entry)
+        self.push(at, owner)
+
+    def push(self, at: int, owner: T) -> None:
+        """Add a deadline without checking for the same one pending (the owner has none)."""
         self._seq += 1
         heapq.heappush(self._heap, (at, self._seq, owner))
 
     def due(self, until: int) -> Iterable[tuple[int, T]]:
         """Pop every deadline ``<= until``, earliest first (new ones added meanwhile included)."""
-        heap = self._heap
+        heap, pending, pop = self._heap, self._pending, heapq.heappop
         while heap and heap[0][0] <= until:
-            at, _, owner = heapq.heappop(heap)
-            self._pending.discard((at, owner))
+            at, _, owner = pop(heap)
+            if pending:
+                pending.discard((at, owner))
             yield at, owner
 
     def __len__(self) -> int:
         return len(self._heap)
+
+    def any_due(self, until: int) -> bool:
+        """Whether a deadline ``<= until`` is pending (cheaper than starting :meth:`due`)."""
+        heap = self._heap
+        return bool(heap) and heap[0][0] <= until
 
     def next_at(self) -> int | None:
         return self._heap[0][0] if self._heap else None

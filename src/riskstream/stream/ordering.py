@@ -30,12 +30,17 @@ class TimeOrderedBuffer:
 
     def add(self, records: Iterable[Record]) -> None:
         queues = self._queues
+        topic, partition, append = "", -1, None
         for record in records:
-            tp = record.topic_partition
-            queue = queues.get(tp)
-            if queue is None:
-                queue = queues[tp] = deque()
-            queue.append(record)
+            # Records come in runs of one partition: look its queue up once per run.
+            if record.topic != topic or record.partition != partition or append is None:
+                topic, partition = record.topic, record.partition
+                tp = TopicPartition(topic, partition)
+                queue = queues.get(tp)
+                if queue is None:
+                    queue = queues[tp] = deque()
+                append = queue.append
+            append(record)
 
     def release(
         self, inputs: Iterable[TopicPartition], at_end: frozenset[TopicPartition]
@@ -49,10 +54,22 @@ class TimeOrderedBuffer:
         heads = [(q[0].timestamp, i, tp) for i, (tp, q) in enumerate(queues.items()) if q]
         heapq.heapify(heads)
         out: list[Record] = []
+        append = out.append
         while heads:
             _, order, tp = heapq.heappop(heads)
             queue = queues[tp]
-            out.append(queue.popleft())
+            append(queue.popleft())
+            # Then the rest of this input's run: its records older than every other head.
+            if heads:
+                limit, limit_order = heads[0][0], heads[0][1]
+                while queue:
+                    stamp = queue[0].timestamp
+                    if stamp > limit or (stamp == limit and order > limit_order):
+                        break
+                    append(queue.popleft())
+            else:
+                out.extend(queue)
+                queue.clear()
             if queue:
                 heapq.heappush(heads, (queue[0].timestamp, order, tp))
             elif tp not in at_end:

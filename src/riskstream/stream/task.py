@@ -6,6 +6,12 @@ them. Everything the task wants written (outputs, repartitioned items, late reco
 letters) collects in :attr:`Task.outputs` with a deterministic id; the runner (or the test
 driver) produces them and commits. Bad input never raises out of :meth:`Task.process`: a
 record that fails to decode or whose processing raises goes to ``dlq.<topic>``.
+
+Values travel the graph as ``(key, value, event_time)``; what they derive from - the input
+record, or the timer that fired - is the task's *origin*, which names output ids
+(``<topic>/<partition>/<offset>/<n>`` or ``timer/<partition>/<step>/<key hex>/<at>/<n>``) and
+the items custom processors receive. Processing time is read once per batch: it only
+decides which inputs count as idle, at a granularity of seconds.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ from riskstream.stream.steps import (
     SinkStep,
     StatefulStep,
     StepStore,
+    TimerStep,
+    fan_out,
 )
 from riskstream.stream.task_context import TaskContext
 from riskstream.stream.topology import (
@@ -50,24 +58,39 @@ logger = logging.getLogger(__name__)
 
 Clock = Callable[[], int]
 StoreFactory = Callable[[str], StepStore]
+Decode = Callable[[bytes | None], Any]
+EventTime = Callable[[Any], int]
 
-
-class _Entry:
-    """How records of one input topic enter the graph."""
-
-    __slots__ = ("decode", "event_time", "push")
-
-    def __init__(
-        self,
-        decode: Callable[[bytes | None], Any] | None,
-        event_time: Callable[[Any], int] | None,
-        push: Push,
-    ) -> None:
-        self.decode, self.event_time, self.push = decode, event_time, push
+# How records of one input topic enter the graph: decode, event time, and the push into it.
+_Entry = tuple[Decode | None, EventTime | None, Push]
+# What the current values derive from: an input record, or a timer (step, key, deadline).
+_Origin = Record | tuple[str, bytes, int] | None
 
 
 class Task:
     """Processes the records of one partition of every input topic of a topology."""
+
+    __slots__ = (
+        "_context",
+        "_entries",
+        "_origin",
+        "_prefix",
+        "_prefix_of",
+        "_seq",
+        "_timed",
+        "_watermarks",
+        "clock",
+        "dead_letter_count",
+        "late_count",
+        "outputs",
+        "partition",
+        "processes",
+        "stateful",
+        "step",
+        "suppress",
+        "timers",
+        "topology",
+    )
 
     def __init__(
         self, topology: Topology, partition: int, *, stores: StoreFactory, clock: Clock
@@ -76,8 +99,12 @@ class Task:
         self.partition = partition
         self.clock = clock
         self.outputs: list[Output] = []
+        # Owners are (step name, key): tuples of atomic values, which the garbage collector
+        # stops tracking, so thousands of pending timers cost it nothing.
         self.timers: TimerQueue[tuple[str, bytes]] = TimerQueue()
-        self.step = ""  # the step running now, named in dead letters
+        # The step that failed on the current record, named in its dead letter; empty
+        # otherwise (reset after each use).
+        self.step = ""
         self.late_count = 0
         self.dead_letter_count = 0
         self.suppress: set[bytes] = set()  # ids already written before a crash (see dedup.py)
@@ -85,13 +112,19 @@ class Task:
             allowed_lateness_ms=topology.allowed_lateness_ms,
             idle_timeout_ms=topology.idle_timeout_ms,
         )
-        self._origin = ""
+        self._origin: _Origin = None
+        # The id prefix of the origin ``_prefix_of``, made at its first output, and how many
+        # outputs that origin has had.
+        self._prefix = ""
+        self._prefix_of: _Origin | bool = False
         self._seq = 0
         self._context = TaskContext(self)
         self._entries: dict[str, _Entry] = {}
         self.stateful: dict[str, StatefulStep] = {}
         self.processes: dict[str, ProcessStep] = {}
+        self._timed: dict[str, TimerStep] = {}  # the steps timers can belong to, by name
         self._compile(stores)
+        self._timed = {**self.stateful, **self.processes}
         now = clock()
         for topic in self._entries:
             self._watermarks.register(topic, now)
@@ -100,7 +133,8 @@ class Task:
 
     def _compile(self, stores: StoreFactory) -> None:
         pushes: dict[str, list[Push]] = {}  # step name -> its children's push functions
-        built: dict[str, Any] = {}
+        sources: list[tuple[str, Decode | None, EventTime | None, list[Push]]] = []
+        steps: list[Any] = []
         for node in self.topology.nodes.values():
             if isinstance(node, SourceNode):
                 children = pushes.setdefault(node.name, [])
@@ -108,10 +142,10 @@ class Task:
                     decode = (
                         node.decode.get(topic) if isinstance(node.decode, Mapping) else node.decode
                     )
-                    self._entries[topic] = _Entry(decode, node.event_time, _fan_out(children))
+                    sources.append((topic, decode, node.event_time, children))
                 continue
             step = self._build(node, stores)
-            built[node.name] = step
+            steps.append(step)
             pushes[node.name] = step.children
             if isinstance(node, JoinNode):
                 pushes[node.left].append(JoinSide(step, node.wrap_left).push)
@@ -120,10 +154,15 @@ class Task:
                 pushes[node.parent].append(step.push)
             if isinstance(node, RekeyNode):
                 # Records read back from the repartition topic continue after the rekey step.
-                self._entries[self.topology.repartition_topic(node.name)] = _Entry(
-                    node.decode, None, _fan_out(pushes.setdefault(f"{node.name}#out", []))
-                )
-                pushes[node.name] = pushes[f"{node.name}#out"]
+                children = pushes.setdefault(f"{node.name}#out", [])
+                topic = self.topology.repartition_topic(node.name)
+                sources.append((topic, node.decode, None, children))
+                pushes[node.name] = children
+        # The graph is complete: bind each step and entry to its children once.
+        for step in steps:
+            step.seal()
+        for topic, decode, event_time, children in sources:
+            self._entries[topic] = (decode, event_time, fan_out(children))
 
     def _build(self, node: Any, stores: StoreFactory) -> Any:
         if isinstance(node, MapNode):
@@ -157,52 +196,54 @@ class Task:
 
     def process(self, records: Iterable[Record]) -> None:
         """Push a batch of input records through the graph."""
+        entries = self._entries
+        outputs = self.outputs
+        tracker = self._watermarks
+        observe = tracker.observe
+        due = self.timers.any_due
+        watermark = tracker.watermark
+        now = self.clock()
+        self.step = ""
         for record in records:
-            self._process(record)
+            self._origin = record
+            self._prefix_of = False  # ids restart at each record, even one seen before
+            topic = record.topic
+            entry = entries.get(topic)
+            if entry is None:
+                error = LookupError(f"topic {topic!r} is not an input of this task")
+                self.dead_letter(record, error)
+                continue
+            decode, event_time_of, push = entry
+            try:
+                value = record.value if decode is None else decode(record.value)
+                event_time = record.timestamp if event_time_of is None else event_time_of(value)
+            except EventDecodeError as exc:
+                self.dead_letter(record, exc.located(topic, record.partition, record.offset))
+                continue
+            except Exception as exc:
+                self.dead_letter(record, exc)
+                continue
+            if event_time < watermark:
+                self._late(record, event_time)
+                continue
+            mark = len(outputs)
+            try:
+                push(record.key, value, event_time)
+            except Exception as exc:
+                del outputs[mark:]
+                where = f"{topic}/{record.partition}/{record.offset}"
+                logger.warning("step %r failed on %s: %r", self.step, where, exc)
+                self.dead_letter(record, exc)
+                continue
+            if observe(topic, event_time, now) > watermark:
+                watermark = tracker.watermark
+                if due(watermark):
+                    self._fire(watermark)
 
-    def _process(self, record: Record) -> None:
-        entry = self._entries.get(record.topic)
-        if entry is None:
-            self.dead_letter(
-                record, LookupError(f"topic {record.topic!r} is not an input of this task")
-            )
-            return
-        self._origin = f"{record.topic}/{record.partition}/{record.offset}"
-        self._seq = 0
-        mark = len(self.outputs)
-        self.step = "decode"
-        try:
-            value = record.value if entry.decode is None else entry.decode(record.value)
-            event_time = record.timestamp if entry.event_time is None else entry.event_time(value)
-        except EventDecodeError as exc:
-            self.dead_letter(record, exc.located(record.topic, record.partition, record.offset))
-            return
-        except Exception as exc:
-            self.dead_letter(record, exc)
-            return
-        if self._watermarks.is_late(event_time):
-            self._late(record, event_time)
-            return
-        try:
-            entry.push(
-                Item(
-                    record.key,
-                    value,
-                    event_time,
-                    record.topic,
-                    record.partition,
-                    record.offset,
-                    record.headers,
-                )
-            )
-        except Exception as exc:
-            del self.outputs[mark:]
-            logger.warning("step %r failed on %s: %r", self.step, self._origin, exc)
-            self.dead_letter(record, exc)
-            return
-        before = self._watermarks.watermark
-        if self._watermarks.observe(record.topic, event_time, self.clock()) > before:
-            self._fire(self._watermarks.watermark)
+    def failed(self, step: str) -> None:
+        """A step raised on the current record: the innermost one is named in its dead letter."""
+        if not self.step:
+            self.step = step
 
     def advance(self) -> None:
         """Let processing time move the watermark of idle inputs, and fire what is due."""
@@ -212,19 +253,20 @@ class Task:
         self._context.fire_processing_timers(self.clock())
 
     def _fire(self, watermark: int) -> None:
-        for at, (step_name, key) in self.timers.due(watermark):
-            self._origin = f"timer/{self.partition}/{step_name}/{key.hex()}/{at}"
-            self._seq = 0
-            self.step = step_name
+        timed = self._timed
+        for at, (name, key) in self.timers.due(watermark):
+            self.begin_timer(name, key, at)
             try:
-                stateful = self.stateful.get(step_name)
-                if stateful is not None:
-                    stateful.fire(key, watermark)
-                else:
-                    self.processes[step_name].fire(key, at)
+                timed[name].on_timer(key, at, watermark)
             except Exception as exc:
-                logger.warning("timer of step %r for key %r failed: %r", step_name, key, exc)
+                logger.warning("timer of step %r for key %r failed: %r", name, key, exc)
                 self.dead_letter_count += 1
+                self.step = ""
+
+    def begin_timer(self, step: str, key: bytes, at: int) -> None:
+        """Make a timer of ``step`` for ``key`` due at ``at`` the origin of what follows."""
+        self._origin = (step, key, at)
+        self._prefix_of = False
 
     # -- outputs ----------------------------------------------------------------------------
 
@@ -236,15 +278,45 @@ class Task:
         timestamp: int,
         headers: Headers = (),
     ) -> None:
-        """Queue a record with the next deterministic id of the current input."""
-        self._seq += 1
-        ident = f"{self._origin}/{self._seq}".encode()
+        """Queue a record with the next deterministic id of the current origin."""
+        if self._prefix_of is self._origin:
+            prefix, seq = self._prefix, self._seq + 1
+        else:  # the origin's first output
+            prefix, seq = self._origin_prefix(), 1
+            self._prefix, self._prefix_of = prefix, self._origin
+        self._seq = seq
+        ident = (prefix + str(seq)).encode()
         if self.suppress and ident in self.suppress:
             self.suppress.discard(ident)
             return
+        tag = (OUTPUT_ID_HEADER, ident)
         self.outputs.append(
-            Output(topic, key, value, timestamp, (*headers, (OUTPUT_ID_HEADER, ident)))
+            Output(topic, key, value, timestamp, (*headers, tag) if headers else (tag,))
         )
+
+    def _origin_prefix(self) -> str:
+        origin = self._origin
+        if isinstance(origin, Record):
+            return f"{origin.topic}/{origin.partition}/{origin.offset}/"
+        if origin is None:
+            return "/"
+        step, key, at = origin
+        return f"timer/{self.partition}/{step}/{key.hex()}/{at}/"
+
+    def item(self, key: bytes | None, value: Any, event_time: int) -> Item:
+        """A value as an :class:`Item` of the current origin (for custom processors)."""
+        origin = self._origin
+        if isinstance(origin, Record):
+            return Item(
+                key,
+                value,
+                event_time,
+                origin.topic,
+                origin.partition,
+                origin.offset,
+                origin.headers,
+            )
+        return Item(key, value, event_time, "" if origin is None else origin[0], self.partition, -1)
 
     def _late(self, record: Record, event_time: int) -> None:
         self.late_count += 1
@@ -266,11 +338,12 @@ class Task:
 
     def dead_letter(self, record: Record, error: BaseException) -> None:
         self.dead_letter_count += 1
-        self._origin = f"{record.topic}/{record.partition}/{record.offset}"
-        self._seq = 0
+        self._origin = record
+        self._prefix_of = False  # ids restart: a dead letter replaces the record's outputs
         headers = dead_letter_headers(
             record, error, step=self.step or "decode", now_ms=self.clock()
         )
+        self.step = ""
         self.output(dlq_topic(record.topic), record.key, record.value, record.timestamp, headers)
 
     def context(self, step: ProcessStep, item: Item) -> TaskContext:
@@ -290,20 +363,10 @@ class Task:
             step.restore_timers()
         for process in self.processes.values():
             for key, at, processing_time in process.stored_timers():
-                self._context.add_timer(process.name, key, at, processing_time=processing_time)
+                self._context.add_timer(process, key, at, processing_time=processing_time)
 
     def watermark_state(self) -> dict[str, int]:
         return self._watermarks.state()
 
     def restore_watermarks(self, max_times: dict[str, int]) -> None:
         self._watermarks.restore(max_times, self.clock())
-
-
-def _fan_out(children: list[Push]) -> Push:
-    """One push function for a list that may still grow while the graph is wired."""
-
-    def push(item: Item) -> None:
-        for child in children:
-            child(item)
-
-    return push

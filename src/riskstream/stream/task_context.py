@@ -24,7 +24,7 @@ class TaskContext:
         self._task = task
         self._step: ProcessStep | None = None
         self._item: Item | None = None
-        self._processing_timers: TimerQueue[tuple[str, bytes]] = TimerQueue()
+        self._processing_timers: TimerQueue[tuple[ProcessStep, bytes]] = TimerQueue()
 
     def bind(self, step: ProcessStep, item: Item) -> None:
         self._step, self._item = step, item
@@ -65,7 +65,12 @@ class TaskContext:
     def forward(
         self, value: Any, *, key: bytes | None = None, event_time: int | None = None
     ) -> None:
-        self._current_step().forward(self._current().derive(value, key, event_time))
+        item = self._current()
+        self._current_step().emit(
+            item.key if key is None else key,
+            value,
+            item.event_time if event_time is None else event_time,
+        )
 
     def emit(
         self, topic: str, key: bytes | None, value: bytes | None, headers: Headers = ()
@@ -76,14 +81,16 @@ class TaskContext:
         step = self._current_step()
         key = self._current().key or b""
         step.schedule(key, at, processing_time=processing_time)
-        self.add_timer(step.name, key, at, processing_time=processing_time)
+        self.add_timer(step, key, at, processing_time=processing_time)
 
-    def add_timer(self, step: str, key: bytes, at: int, *, processing_time: bool) -> None:
+    def add_timer(self, step: ProcessStep, key: bytes, at: int, *, processing_time: bool) -> None:
         if processing_time:
             self._processing_timers.add(at, (step, key))
         else:
-            self._task.timers.add(at, (step, key))
+            self._task.timers.add(at, (step.name, key))
 
     def fire_processing_timers(self, now_ms: int) -> None:
-        for at, (step_name, key) in self._processing_timers.due(now_ms):
-            self._task.processes[step_name].fire(key, at, processing_time=True)
+        for at, (step, key) in self._processing_timers.due(now_ms):
+            # The timer is the origin of what it emits, as event-time timers are.
+            self._task.begin_timer(step.name, key, at)
+            step.fire(key, at, processing_time=True)

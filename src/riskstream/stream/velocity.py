@@ -59,7 +59,7 @@ from collections.abc import Callable, Hashable, Sequence
 from datetime import timedelta
 from itertools import pairwise
 from math import gcd
-from typing import Final, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 import msgspec
 
@@ -250,27 +250,33 @@ class Velocity(Generic[V]):
 
     def build(self, snapshot: VelocitySnapshot | None = None) -> VelocityLogic[V]:
         """A fresh counter, or one restored from ``snapshot``."""
-        return VelocityLogic(self, snapshot)
-
-
-class VelocityLogic(BucketList, Generic[V]):
-    """One key's velocity counter: a :class:`~riskstream.stream.windows.buckets.BucketList`
-    fed with events (see the module docs for the semantics)."""
-
-    __slots__ = ("_distinct", "_read", "_value")
-
-    def __init__(self, definition: Velocity[V], snapshot: VelocitySnapshot | None) -> None:
-        self._value, self._distinct = definition.value, definition.distinct
-        self._read = definition._read
-        super().__init__(
-            definition.granularities,
-            definition.horizons,
-            definition.grace_ms,
-            self._value is not None,
-            None if self._distinct is None else DistinctSlots(definition.distinct_limit),
+        logic: VelocityLogic[V] = VelocityLogic(
+            self.granularities,
+            self.horizons,
+            self.grace_ms,
+            self.value is not None,
+            None if self.distinct is None else DistinctSlots(self.distinct_limit),
+            _value=self.value,
+            _distinct=self.distinct,
+            _read=self._read,
         )
         if snapshot is not None:
-            self._load(snapshot)
+            logic._load(snapshot)
+        return logic
+
+
+def _unbuilt(logic: Any, at: int) -> Any:
+    raise RuntimeError("a VelocityLogic is built by Velocity.build")
+
+
+class VelocityLogic(BucketList, Generic[V], gc=False, eq=False):
+    """One key's velocity counter: a :class:`~riskstream.stream.windows.buckets.BucketList`
+    fed with events (see the module docs for the semantics); built by
+    :meth:`Velocity.build`."""
+
+    _value: Callable[[V], float | int | None] | None = None
+    _distinct: Callable[[V], Hashable | None] | None = None
+    _read: Callable[[Any, int], Any] = _unbuilt
 
     def on_event(self, event_time: int, value: V) -> Sequence[VelocityFigures]:
         x = None if self._value is None else self._value(value)

@@ -192,3 +192,23 @@ def test_the_compaction_lag_protects_committed_values_after_a_crash(
     stats = fresh.restore(log)
     assert (stats.discarded, stats.repaired) == (1, 1)
     assert state(fresh) == {b"k": b"committed"}
+
+
+def test_a_new_file_answers_misses_from_the_cache_until_rows_come_from_elsewhere(
+    tmp_path: Path, log: EmbeddedLog
+) -> None:
+    """A new file's rows all pass through the cache, so a key it lacks is absent without a
+    read; a restore (rows from the changelog) or an eviction ends that."""
+    with open_store(tmp_path / "a", cache_entries=2) as store:
+        assert store.get(b"x") is None
+        assert store._cached_all is True  # white box: answered without reading the file
+        for i in range(5):
+            store.put(b"%d" % i, b"v%d" % i)
+        commit(store, log)
+        assert store._cached_all is False  # evicted rows are only in the file now
+        assert [store.get(b"%d" % i) for i in range(5)] == [b"v%d" % i for i in range(5)]
+    with open_store(tmp_path / "b") as fresh:
+        assert fresh.get(b"0") is None  # before the restore: an empty file
+        fresh.restore(log)
+        assert fresh.get(b"0") == b"v0"
+        assert fresh._cached_all is False

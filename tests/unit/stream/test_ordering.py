@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from riskstream.log.records import Record, TopicPartition
 from riskstream.stream.ordering import TimeOrderedBuffer
 
@@ -39,3 +42,47 @@ def test_dropped_partitions_are_forgotten() -> None:
     buffer.add(_records(A, 1, 2))
     buffer.drop([A])
     assert len(buffer) == 0
+
+
+def _reference_release(
+    queues: dict[TopicPartition, list[Record]],
+    inputs: list[TopicPartition],
+    at_end: frozenset[TopicPartition],
+) -> list[Record]:
+    """The rule one record at a time: the oldest head (ties: first input) goes, until an
+    input that may still deliver runs dry."""
+    if any(tp not in at_end and not queues.get(tp) for tp in inputs):
+        return []
+    out: list[Record] = []
+    while any(queues.values()):
+        order = list(queues)
+        tp = min(
+            (tp for tp in order if queues[tp]),
+            key=lambda t: (queues[t][0].timestamp, order.index(t)),
+        )
+        out.append(queues[tp].pop(0))
+        if not queues[tp] and tp not in at_end:
+            break
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.lists(st.integers(0, 30), max_size=12), min_size=1, max_size=4),
+    st.lists(st.booleans(), min_size=4, max_size=4),
+    st.integers(1, 3),
+)
+def test_release_matches_the_one_at_a_time_rule(
+    streams: list[list[int]], ends: list[bool], rounds: int
+) -> None:
+    tps = [TopicPartition(f"t{i}", 0) for i in range(len(streams))]
+    at_end = frozenset(tp for tp, end in zip(tps, ends, strict=False) if end)
+    buffer = TimeOrderedBuffer()
+    model: dict[TopicPartition, list[Record]] = {}
+    for tp, times in zip(tps, streams, strict=True):
+        records = _records(tp, *times)
+        buffer.add(records)
+        if records:
+            model[tp] = list(records)
+    for _ in range(rounds):
+        assert buffer.release(tps, at_end) == _reference_release(model, tps, at_end)

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import random
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 import pytest
 
+from riskstream.log.records import Record
 from riskstream.stream.item import Item
+from riskstream.stream.joins import IntervalJoin, Left, Right
+from riskstream.stream.patterns import Pattern, PatternDefinition
 from riskstream.stream.processor import Context, KeyState
 from riskstream.stream.render import describe, to_mermaid
+from riskstream.stream.task import Task
 from riskstream.stream.topology import Topology, TopologyError
 from riskstream.testing import TestDriver
+from riskstream.testing.driver import DictStore
 
 
 class Bucket:
@@ -257,3 +264,145 @@ def test_a_source_can_decode_each_topic_its_own_way() -> None:
     assert [v["total"] for v in _values(driver.read("totals"))] == [5, 6]
     with pytest.raises(TopologyError):
         Topology("x").source("in", ["a", "b"], decode={"a": _decode})
+
+
+class _CountingStore(DictStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.deletes: list[bytes] = []
+
+    def delete(self, key: bytes) -> None:
+        self.deletes.append(key)
+        super().delete(key)
+
+
+def test_a_key_that_empties_before_its_first_commit_writes_no_tombstone() -> None:
+    stores: dict[str, _CountingStore] = defaultdict(_CountingStore)
+    task = Task(_topology(), 0, stores=stores.__getitem__, clock=lambda: 0)
+
+    def pipe(user: bytes, t: int, offset: int) -> None:
+        value = _encode({"t": t, "amount": 1})
+        task.process([Record("events", 0, offset, t, user, value)])
+
+    pipe(b"u1", 1_000, 0)
+    pipe(b"u2", 25_000, 1)  # closes u1's bucket: u1 is empty again
+    task.flush_state()
+    assert stores["buckets"].deletes == []
+    assert set(stores["buckets"].data) == {b"u2"}
+    pipe(b"u3", 50_000, 2)  # closes u2's bucket, which is stored
+    task.flush_state()
+    assert stores["buckets"].deletes == [b"u2"]
+    assert set(stores["buckets"].data) == {b"u3"}
+
+
+def test_logics_reused_after_their_key_emptied_behave_as_new_ones() -> None:
+    """Commits release emptied keys' logics for reuse; flushing after every record must not
+    change a single output."""
+    topology = Topology("app")
+    source = topology.source("in", ["events"], decode=_decode, event_time=lambda v: v["t"])
+    lefts = source.filter("lefts", lambda v: v["side"] == "l")
+    rights = source.filter("rights", lambda v: v["side"] == "r")
+    join = IntervalJoin(3_000, 0, how="left")
+    lefts.join("join", rights, join, wrap_left=Left, wrap_right=Right).to("joined", encode=_encode)
+    pattern = (
+        Pattern.begin("r", where=lambda e, _ctx: e["side"] == "r")
+        .followed_by("l", where=lambda e, _ctx: e["side"] == "l")
+        .within(3_000)
+    )
+    source.stateful("pattern", PatternDefinition({"rl": pattern})).to("matches", encode=_encode)
+    rng = random.Random(7)
+    records = [
+        Record("events", 0, i, t, rng.choice([b"a", b"b", b"c", b"d"]), _encode(value))
+        for i, t in enumerate(range(0, 200_000, 500))
+        for value in [{"t": t, "side": rng.choice("lr")}]
+    ]
+
+    def run(flush_every_record: bool) -> list[tuple[str, bytes | None, bytes | None, str | None]]:
+        task = Task(topology, 0, stores=lambda _step: DictStore(), clock=lambda: 0)
+        out = []
+        for record in records:
+            task.process([record])
+            if flush_every_record:
+                task.flush_state()
+            out += [(o.topic, o.key, o.value, o.id) for o in task.outputs]
+            task.outputs = []
+        return out
+
+    flushed = run(flush_every_record=True)
+    assert flushed == run(flush_every_record=False)
+    assert {topic for topic, *_ in flushed} == {"joined", "matches"}
+
+
+def _fields(logic: Any) -> dict[str, Any]:
+    names = [n for cls in type(logic).__mro__ for n in getattr(cls, "__slots__", ())]
+    out = {}
+    for name in names:
+        value = getattr(logic, name)
+        if name == "_ctx":
+            value = (value._node, value.event_time)
+        out[name] = list(value) if isinstance(value, list | bytearray) else value
+    return out
+
+
+def test_reset_returns_a_logic_to_the_state_of_a_new_one() -> None:
+    join = IntervalJoin(3_000, 0, how="outer", max_buffered=1)
+    used = join.build()
+    used.on_left(1_000, "a")
+    used.on_left(1_500, "b")  # evicts "a"
+    used.on_right(1_600, "x")
+    used.on_watermark(10_000)
+    assert used.is_empty() and used.evicted == 1
+    used.reset()
+    assert _fields(used) == _fields(join.build())
+    pattern = (
+        Pattern.begin("a", where=lambda e, _ctx: e == "a")
+        .followed_by("b", where=lambda e, _ctx: e == "b")
+        .within(10)
+    )
+    definition = PatternDefinition({"p": pattern}, max_partial_matches=1)
+    matcher = definition.build()
+    for t, event in enumerate(["a", "a", "b"]):
+        matcher.on_event(t, event)  # the second "a" drops a partial match
+    matcher.on_watermark(100)
+    assert matcher.is_empty() and matcher.dropped
+    matcher.reset()
+    assert _fields(matcher) == _fields(definition.build())
+
+
+class _Reminder:
+    """Schedules a processing-time reminder per event; the reminder emits and forwards."""
+
+    def process(self, item: Item, state: KeyState[Any], ctx: Context) -> None:
+        ctx.emit("seen", item.key, b"")
+        ctx.schedule(ctx.now() + 1_000, processing_time=True)
+
+    def on_timer(self, at: int, state: KeyState[Any], ctx: Context) -> None:
+        ctx.emit("reminders", ctx.key, str(at).encode())
+        ctx.forward({"reminded": at})
+
+
+class _Origin:
+    """Records the origin of the items it receives."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, int]] = []
+
+    def process(self, item: Item, state: KeyState[Any], ctx: Context) -> None:
+        self.seen.append((item.topic, item.offset))
+
+    def on_timer(self, at: int, state: KeyState[Any], ctx: Context) -> None:
+        pass
+
+
+def test_a_processing_time_timer_is_the_origin_of_what_it_emits() -> None:
+    """Its outputs' ids and its items name the timer, whatever record came last."""
+    topology = Topology("app")
+    source = topology.source("in", ["events"], decode=_decode, event_time=lambda v: v["t"])
+    origin = _Origin()
+    source.process("remind", _Reminder()).process("origin", origin)
+    driver = TestDriver(topology, start_time=5_000)
+    _pipe(driver, "u1", 1_000)
+    driver.advance_time(2_000)
+    assert [o.id for o in driver.read("reminders")] == ["timer/0/remind/7531/6000/1"]
+    assert [o.id for o in driver.read("seen")] == ["events/0/0/1"]
+    assert origin.seen == [("remind", -1)]

@@ -128,56 +128,51 @@ class IntervalJoin(Generic[L, R]):
 
     def build(self, snapshot: IntervalJoinSnapshot[L, R] | None = None) -> IntervalJoinLogic[L, R]:
         """A fresh logic, or one restored from ``snapshot``."""
-        return IntervalJoinLogic(self, snapshot)
-
-
-class IntervalJoinLogic(Generic[L, R]):
-    """One key's interval join: both sides' buffers as parallel lists sorted by event time."""
-
-    __slots__ = (
-        "_after",
-        "_before",
-        "_bound",
-        "_lm",
-        "_lt",
-        "_lv",
-        "_rm",
-        "_rt",
-        "_rv",
-        "_wm",
-        "evicted",
-    )
-
-    def __init__(
-        self, definition: IntervalJoin[L, R], snapshot: IntervalJoinSnapshot[L, R] | None
-    ) -> None:
-        self._before = definition.before_ms
-        self._after = definition.after_ms
-        self._bound = definition.max_buffered
-        how = definition.how
+        how = self.how
         # Matched flags only for the sides whose unmatched events are emitted.
-        self._lm: list[bool] | None = None if how == "inner" else []
-        self._rm: list[bool] | None = [] if how == "outer" else None
-        #: Events this key evicted because a buffer was full (kept in the snapshot).
-        self.evicted = 0
-        self._wm = NO_WATERMARK
+        lm = None if how == "inner" else bytearray()
+        rm = bytearray() if how == "outer" else None
         if snapshot is None:
-            self._lt: list[int] = []
-            self._lv: list[L] = []
-            self._rt: list[int] = []
-            self._rv: list[R] = []
-            return
-        # Copies: the snapshot is immutable and these lists are mutated in place.
-        self._lt = list(snapshot.left_times)
-        self._lv = list(snapshot.left_values)
-        self._rt = list(snapshot.right_times)
-        self._rv = list(snapshot.right_values)
-        self._wm = snapshot.watermark
-        self.evicted = snapshot.evicted
-        if self._lm is not None:
-            self._lm = _flags(snapshot.left_matched, len(self._lt))
-        if self._rm is not None:
-            self._rm = _flags(snapshot.right_matched, len(self._rt))
+            return IntervalJoinLogic(self.before_ms, self.after_ms, self.max_buffered, lm, rm)
+        # Copies: the snapshot is immutable and the columns are mutated in place.
+        lt, rt = list(snapshot.left_times), list(snapshot.right_times)
+        return IntervalJoinLogic(
+            self.before_ms,
+            self.after_ms,
+            self.max_buffered,
+            None if lm is None else _flags(snapshot.left_matched, len(lt)),
+            None if rm is None else _flags(snapshot.right_matched, len(rt)),
+            lt,
+            list(snapshot.left_values),
+            rt,
+            list(snapshot.right_values),
+            snapshot.watermark,
+            snapshot.evicted,
+        )
+
+
+# A Struct with gc=False, eq=False: every key holds a join logic, and one the garbage
+# collector does not track costs its full passes nothing. It is in no cycle: its columns
+# hold times, flags and events only. Built by :meth:`IntervalJoin.build`.
+class IntervalJoinLogic(msgspec.Struct, Generic[L, R], gc=False, eq=False):
+    """One key's interval join: both sides' buffers as parallel columns sorted by event time.
+
+    Matched flags are ``bytearray`` (untracked by the garbage collector too), ``None`` for a
+    side whose unmatched events are not emitted.
+    """
+
+    _before: int
+    _after: int
+    _bound: int | None
+    _lm: bytearray | None
+    _rm: bytearray | None
+    _lt: list[int] = msgspec.field(default_factory=list)
+    _lv: list[L] = msgspec.field(default_factory=list)
+    _rt: list[int] = msgspec.field(default_factory=list)
+    _rv: list[R] = msgspec.field(default_factory=list)
+    _wm: int = NO_WATERMARK
+    #: Events this key evicted because a buffer was full (kept in the snapshot).
+    evicted: int = 0
 
     def on_event(self, event_time: int, value: Side[L, R]) -> Sequence[Joined[L, R]]:
         """Dispatch ``Left``/``Right`` to :meth:`on_left`/:meth:`on_right`."""
@@ -204,7 +199,7 @@ class IntervalJoinLogic(Generic[L, R]):
                     out = [Joined(value, rv[k], t, rt[k]) for k in range(i, j)]
                 matched = True
                 if self._rm is not None:
-                    self._rm[i:j] = [True] * (j - i)
+                    self._rm[i:j] = b"\x01" * (j - i)
         lm = self._lm
         if t + self._after < self._wm:  # negative after_ms: no right event can still come
             if not matched and lm is not None:
@@ -246,7 +241,7 @@ class IntervalJoinLogic(Generic[L, R]):
                     out = [Joined(lv[k], value, lt[k], t) for k in range(i, j)]
                 matched = True
                 if self._lm is not None:
-                    self._lm[i:j] = [True] * (j - i)
+                    self._lm[i:j] = b"\x01" * (j - i)
         rm = self._rm
         if t + self._before < self._wm:  # negative before_ms: no left event can still come
             if not matched and rm is not None:
@@ -309,10 +304,10 @@ class IntervalJoinLogic(Generic[L, R]):
         return IntervalJoinSnapshot(
             tuple(self._lt),
             tuple(self._lv),
-            () if self._lm is None else tuple(self._lm),
+            () if self._lm is None else tuple(map(bool, self._lm)),
             tuple(self._rt),
             tuple(self._rv),
-            () if self._rm is None else tuple(self._rm),
+            () if self._rm is None else tuple(map(bool, self._rm)),
             self._wm,
             self.evicted,
         )
@@ -321,10 +316,19 @@ class IntervalJoinLogic(Generic[L, R]):
         """True when neither side buffers anything."""
         return not self._lt and not self._rt
 
+    def reset(self) -> None:
+        """Back to the state of a new logic (for reuse by another key); the buffers are
+        emptied in place (snapshots hold copies)."""
+        for column in (self._lt, self._lv, self._lm, self._rt, self._rv, self._rm):
+            if column is not None:
+                del column[:]
+        self._wm = NO_WATERMARK
+        self.evicted = 0
 
-def _flags(matched: tuple[bool, ...], n: int) -> list[bool]:
+
+def _flags(matched: tuple[bool, ...], n: int) -> bytearray:
     # A snapshot taken under another ``how`` may lack flags: count those events unmatched.
-    return list(matched) if len(matched) == n else [False] * n
+    return bytearray(matched) if len(matched) == n else bytearray(n)
 
 
 if TYPE_CHECKING:  # static proof that the classes meet the runtime contract

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Generic, TypeVar
 
+import msgspec
+
 from riskstream.stream.patterns.buffer import Node
 
 __all__ = ["MatchContext"]
@@ -11,7 +13,10 @@ __all__ = ["MatchContext"]
 V = TypeVar("V")
 
 
-class MatchContext(Generic[V]):
+# A Struct with gc=False: every key's matcher holds one, and an object the garbage collector
+# does not track costs its full passes nothing. It cannot be in a cycle: it points at nodes
+# only, which point at older nodes and events. eq=False: compared by identity, as before.
+class MatchContext(msgspec.Struct, Generic[V], gc=False, eq=False):
     """The partial match a condition is asked to extend (FlinkCEP's ``IterativeCondition.Context``).
 
     ``ctx["login"]`` is the list of events matched so far by the stage ``login`` (empty when
@@ -23,11 +28,8 @@ class MatchContext(Generic[V]):
     not keep it: copy what it needs.
     """
 
-    __slots__ = ("_node", "event_time")
-
-    def __init__(self) -> None:
-        self._node: Node[V] | None = None
-        self.event_time = 0
+    _node: Node[V] | None = None
+    event_time: int = 0
 
     def __getitem__(self, stage: str) -> list[V]:
         out: list[V] = []

@@ -173,6 +173,11 @@ class PatternGroup(PatternLogic[V]):
         """True when no pattern has a partial match for this key."""
         return all(m.is_empty() for m in self._matchers)
 
+    def reset(self) -> None:
+        """Back to the state of a new group (for reuse by another key)."""
+        for matcher in self._matchers:
+            matcher.reset()
+
     @property
     def dropped(self) -> dict[str, int]:
         """Partial matches dropped by the bound, per pattern (patterns with drops only)."""

@@ -37,7 +37,7 @@ NOTHING: Final[tuple[()]] = ()
 #: A completed match before emission: (node of its last event, first event's seq, end time).
 _Done = tuple[Node[Any], int, int]
 
-# A fresh key's runs: shared, never mutated (on_event always builds a new list).
+# The runs of a key without any: shared, so never updated in place (see Matcher._keep).
 _NO_RUNS: list[Any] = []
 
 
@@ -63,22 +63,26 @@ class MatcherConfig(Generic[V]):
         self.max_runs = max_runs
 
 
-class Matcher(PatternLogic[V]):
+def _no_runs() -> list[Any]:
+    return _NO_RUNS
+
+
+# A Struct with gc=False, eq=False: a matcher lives per key, and one the garbage collector
+# does not track costs its full passes nothing. It is in no cycle: nothing it reaches
+# (config, context, runs, nodes, events) points back at it. Built as ``Matcher(config)``.
+class Matcher(PatternLogic[V], msgspec.Struct, gc=False, eq=False):
     """The partial matches of one pattern for one key (FlinkCEP's ``NFAState`` + ``NFA``).
 
     It is the whole logic of a one-pattern step, and one part of a
     :class:`~riskstream.stream.patterns.definition.PatternGroup`.
     """
 
-    __slots__ = ("_cfg", "_ctx", "_deadline", "_dropped", "_runs", "_seq")
-
-    def __init__(self, config: MatcherConfig[V]) -> None:
-        self._cfg = config
-        self._ctx: MatchContext[V] = MatchContext()
-        self._runs: list[Run[V]] = _NO_RUNS
-        self._seq = 0  # arrival number of the next event
-        self._deadline: int | None = NEVER  # min run deadline; None = recompute
-        self._dropped = 0  # partial matches discarded by the bound
+    _cfg: MatcherConfig[V]
+    _ctx: MatchContext[V] = msgspec.field(default_factory=MatchContext)
+    _runs: list[Run[V]] = msgspec.field(default_factory=_no_runs)
+    _seq: int = 0  # arrival number of the next event
+    _deadline: int | None = NEVER  # min run deadline; None = recompute
+    _dropped: int = 0  # partial matches discarded by the bound
 
     @property
     def name(self) -> str:
@@ -98,6 +102,37 @@ class Matcher(PatternLogic[V]):
         seq = self._seq
         ctx = self._ctx
         ctx.event_time = t
+        start = self._cfg.nfa.start
+        if not self._runs:  # the common case: only a new partial match can begin
+            ctx._node = None
+            take = start.take
+            if take is None or not take(value, ctx):
+                self._seq = 0
+                self._deadline = NEVER
+                return NOTHING
+            kept: list[Run[V]] = []
+            done: list[_Done] = []
+            self._begin(t, value, seq, kept, done)
+        else:
+            kept, done = self._advance(t, value, seq)
+            ctx._node = None
+            take = start.take
+            if take is not None and take(value, ctx):
+                self._begin(t, value, seq, kept, done)
+        out: Sequence[PatternOutput[V]] = self._emit(done, kept) if done else NOTHING
+        excess = len(kept) - self._cfg.max_runs
+        if excess > 0:  # the oldest partial matches go first
+            del kept[:excess]
+            self._dropped += excess
+            out = [*out, Overflow(pattern=self._cfg.name, dropped=excess, time=t)]
+        self._keep(kept)
+        self._seq = seq + 1 if kept else 0  # numbers only order live runs: restart when idle
+        self._deadline = None
+        return out
+
+    def _advance(self, t: int, value: V, seq: int) -> tuple[list[Run[V]], list[_Done]]:
+        """The runs after ``value`` (at ``t``, arrival ``seq``), and the matches it completes."""
+        ctx = self._ctx
         kept: list[Run[V]] = []
         done: list[_Done] = []
         for run in self._runs:
@@ -132,27 +167,24 @@ class Matcher(PatternLogic[V]):
             stop = state.stop
             if stop is None or not stop(value, ctx):
                 kept.append(run)
-        self._start(t, value, seq, kept, done)
-        out: Sequence[PatternOutput[V]] = self._emit(done, kept) if done else NOTHING
-        excess = len(kept) - self._cfg.max_runs
-        if excess > 0:  # the oldest partial matches go first
-            del kept[:excess]
-            self._dropped += excess
-            out = [*out, Overflow(pattern=self._cfg.name, dropped=excess, time=t)]
-        self._runs = kept
-        self._seq = seq + 1 if kept else 0  # numbers only order live runs: restart when idle
-        self._deadline = None
-        return out
+        return kept, done
 
-    def _start(self, t: int, value: V, seq: int, kept: list[Run[V]], done: list[_Done]) -> None:
-        """Let ``value`` start a partial match of its own."""
+    def _keep(self, kept: list[Run[V]]) -> None:
+        """Make ``kept`` the runs. A key keeps one list while it has runs, updated in place:
+        a new list per event would outlive the collector's young generations and make it
+        scan every live object far more often."""
+        runs = self._runs
+        if not kept:
+            self._runs = _NO_RUNS
+        elif runs is _NO_RUNS:
+            self._runs = kept
+        else:
+            runs[:] = kept
+
+    def _begin(self, t: int, value: V, seq: int, kept: list[Run[V]], done: list[_Done]) -> None:
+        """Start a partial match with ``value``, which the first stage took."""
         nfa = self._cfg.nfa
         start = nfa.start
-        ctx = self._ctx
-        ctx._node = None
-        take = start.take
-        if take is None or not take(value, ctx):
-            return
         taken: Node[V] = Node(start.stage, value, t, seq, None)
         within = nfa.within
         deadline = NEVER if within == NEVER else t + within
@@ -229,7 +261,7 @@ class Matcher(PatternLogic[V]):
                 )
         if threshold > 0:
             kept = [run for run in kept if run.start_seq >= threshold]
-        self._runs = kept
+        self._keep(kept)
         if not kept:
             self._seq = 0
         self._deadline = None
@@ -240,6 +272,15 @@ class Matcher(PatternLogic[V]):
     def is_empty(self) -> bool:
         """True when the key has no partial match of this pattern."""
         return not self._runs
+
+    def reset(self) -> None:
+        """Back to the state of a new matcher (for reuse by another key)."""
+        self._ctx._node = None
+        self._ctx.event_time = 0
+        self._runs = _NO_RUNS
+        self._seq = 0
+        self._deadline = NEVER
+        self._dropped = 0
 
     def snapshot(self) -> PatternSnapshot[V]:
         """The key's state for a one-pattern step."""
@@ -280,8 +321,10 @@ class Matcher(PatternLogic[V]):
         self._deadline = None
 
     def save(self) -> tuple[list[Run[V]], int, int, int | None]:
-        """The matcher's whole mutable state (cheap: runs are immutable, the list is replaced)."""
-        return self._runs, self._seq, self._dropped, self._deadline
+        """The matcher's whole mutable state (runs are immutable; their list is copied, since
+        it is updated in place)."""
+        runs = self._runs
+        return runs[:] if runs else _NO_RUNS, self._seq, self._dropped, self._deadline
 
     def load(self, saved: tuple[list[Run[V]], int, int, int | None]) -> None:
         """Go back to a :meth:`save` point."""

@@ -38,17 +38,19 @@ def compile_figures(
     lines = ["starts = logic._starts", "end = bisect_right(starts, at)"]
     if distinct:
         lines.append("if end < len(starts): return slow(logic, at, end)")
-    lines += ["pc = logic._pc", "ce = pc[end]"]
+    # Prefix sums: count, high and low part of the sum, three entries per boundary.
+    lines += ["pre = logic._pre", "e = 3 * end", "ce = pre[e]"]
     below = "end"
     for k, (g, h) in enumerate(zip(granularities, horizons, strict=True)):
         lines.append(f"w{k} = at - at % {g} - {h}")  # the window start of horizon k
         lines.append(f"l{k} = bisect_left(starts, w{k}, 0, {below})")  # windows nest
+        lines.append(f"q{k} = 3 * l{k}")
         below = f"l{k}"
-    counts = "(" + "".join(f"ce - pc[l{k}], " for k in every) + ")"
+    counts = "(" + "".join(f"ce - pre[q{k}], " for k in every) + ")"
     sums = dist = sat = "None"
     if summing:
-        lines += ["ph = logic._ph", "pl = logic._pl", "he = ph[end]", "le = pl[end]"]
-        sums = "(" + "".join(f"(he - ph[l{k}]) + (le - pl[l{k}]), " for k in every) + ")"
+        lines += ["he = pre[e + 1]", "le = pre[e + 2]"]
+        sums = "(" + "".join(f"(he - pre[q{k} + 1]) + (le - pre[q{k} + 2]), " for k in every) + ")"
     if distinct:
         lines += ["slots = logic._slots", "lasts = slots.lasts", "m = len(lasts)"]
         lines.append("u = slots.untracked")

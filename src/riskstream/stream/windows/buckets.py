@@ -28,9 +28,9 @@ exactness: compaction is only about memory, so it can be lazy.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from itertools import accumulate, pairwise
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 
@@ -70,53 +70,36 @@ class BucketSnapshot(msgspec.Struct, frozen=True, array_like=True):
     slots: list[int | None]
 
 
-class BucketList:
-    """The buckets of one key: parallel lists sorted by start, plus prefix sums.
+def _new_prefix() -> list[Any]:
+    return [0, 0.0, 0.0]
 
-    ``_pc[i]``, ``_ph[i] + _pl[i]``: the count and value sum of the buckets before ``i``
-    (``_ph``/``_pl``: the high and low parts of a double-double sum).
+
+# A Struct with gc=False, eq=False: a velocity counter lives per key, and one the garbage
+# collector does not track costs its full passes nothing. It holds numbers only: no cycle.
+class BucketList(msgspec.Struct, gc=False, eq=False):
+    """The buckets of one key: their starts (sorted), their cells, and prefix sums.
+
+    Built with the granularities, horizons, grace, whether values are summed and the
+    distinct-value table (if distinct values are counted).
+
+    ``_cells`` holds each bucket's level, count, value sum and mask, four entries a bucket
+    (bucket ``i`` at ``4 * i``). ``_pre`` holds, three entries per boundary ``i`` (at
+    ``3 * i``), the count and the value sum of the buckets before ``i`` - the sum as the high
+    and low parts of a double-double. Columns packed into one list each, rather than a list
+    per column: every live key holds them, and the garbage collector's full passes cost
+    per list.
     """
 
-    __slots__ = (
-        "_compact_at",
-        "_counts",
-        "_drive",
-        "_g",
-        "_grace",
-        "_h",
-        "_levels",
-        "_masks",
-        "_pc",
-        "_ph",
-        "_pl",
-        "_plan",
-        "_slots",
-        "_starts",
-        "_summing",
-        "_sums",
-    )
-
-    def __init__(
-        self,
-        granularities: tuple[int, ...],
-        horizons: tuple[int, ...],
-        grace: int,
-        summing: bool,
-        slots: DistinctSlots | None,
-    ) -> None:
-        self._g, self._h, self._grace = granularities, horizons, grace
-        self._summing, self._slots = summing, slots
-        self._plan = tuple(zip(granularities, horizons, strict=True))
-        self._starts: list[int] = []
-        self._levels: list[int] = []
-        self._counts: list[int] = []
-        self._sums: list[float] = []
-        self._masks: list[int] = []
-        self._pc: list[int] = [0]
-        self._ph: list[float] = [0.0]
-        self._pl: list[float] = [0.0]
-        self._drive = NO_DRIVE
-        self._compact_at = _MIN_COMPACT
+    _g: tuple[int, ...]
+    _h: tuple[int, ...]
+    _grace: int
+    _summing: bool
+    _slots: DistinctSlots | None
+    _starts: list[int] = msgspec.field(default_factory=list)
+    _cells: list[Any] = msgspec.field(default_factory=list)  # level, count, sum, mask
+    _pre: list[Any] = msgspec.field(default_factory=_new_prefix)  # count, sum high, sum low
+    _drive: int = NO_DRIVE
+    _compact_at: int = _MIN_COMPACT
 
     def _add(self, t: int, x: float | None, key: Hashable | None) -> bool:
         """Count an event at ``t`` with value ``x`` and distinct value ``key`` (None: none)
@@ -124,32 +107,27 @@ class BucketList:
         drive (ignored: it would expire at once)."""
         if t - self._grace > self._drive:  # noqa: PLR1730  # hot path: a compare beats max()
             self._drive = t - self._grace
-        starts = self._starts
+        starts, cells, pre = self._starts, self._cells, self._pre
         a = t - t % self._g[0]
         if not starts or a > starts[-1]:  # the common case: a new newest bucket...
             starts.append(a)
-            self._levels.append(0)
-            self._counts.append(1)
-            self._sums.append(0.0 if x is None else x + 0.0)
-            self._masks.append(0)
-            self._pc.append(self._pc[-1] + 1)
-            self._ph.append(0.0)
-            self._pl.append(0.0)
-        elif a == starts[-1] and self._levels[-1] == 0:  # ... or the newest one
-            self._counts[-1] += 1
-            self._pc[-1] += 1
+            cells += (0, 1, 0.0 if x is None else x + 0.0, 0)
+            pre += (pre[-3] + 1, 0.0, 0.0)
+        elif a == starts[-1] and cells[-4] == 0:  # ... or the newest one (level 0)
+            cells[-3] += 1
+            pre[-3] += 1
             if x is not None:
-                self._sums[-1] += x
+                cells[-2] += x
         else:
             return self._add_behind(t, a, x, key)
         if self._summing:  # the last prefix sum, from the one before and the newest bucket
-            hi, x = self._ph[-2], self._sums[-1]
+            hi, x = pre[-5], cells[-2]
             s = hi + x
             b = s - hi
-            self._pl[-1] = self._pl[-2] + ((hi - (s - b)) + (x - b))
-            self._ph[-1] = s
+            pre[-1] = pre[-4] + ((hi - (s - b)) + (x - b))
+            pre[-2] = s
         if key is not None and self._slots is not None:
-            self._masks[-1] |= self._slots.bit(key, a)
+            cells[-1] |= self._slots.bit(key, a)
         return True
 
     def _add_behind(self, t: int, a: int, x: float | None, key: Hashable | None) -> bool:
@@ -157,22 +135,19 @@ class BucketList:
         d, g, h = self._drive, self._g[-1], self._h[-1]
         if t < d - d % g - h:
             return False
-        starts = self._starts
+        starts, cells = self._starts, self._cells
         i = bisect_left(starts, a)
         j = bisect_right(starts, a, i)
-        p = next((p for p in range(i, j) if self._levels[p] == 0), -1)  # a coarse one may
+        p = next((p for p in range(i, j) if cells[4 * p] == 0), -1)  # a coarse one may
         if p < 0:  # start at the same time: only a level-0 bucket is this event's cell
             p = j
             starts.insert(p, a)
-            self._levels.insert(p, 0)
-            self._counts.insert(p, 0)
-            self._sums.insert(p, 0.0)
-            self._masks.insert(p, 0)
-        self._counts[p] += 1
+            cells[4 * p : 4 * p] = (0, 0, 0.0, 0)
+        cells[4 * p + 1] += 1
         if x is not None:
-            self._sums[p] += x
+            cells[4 * p + 2] += x
         if key is not None and self._slots is not None:
-            self._masks[p] |= self._slots.bit(key, a)
+            cells[4 * p + 3] |= self._slots.bit(key, a)
         self._prefix(p)
         return True
 
@@ -184,34 +159,35 @@ class BucketList:
         buckets one by one; and each prefix sum is a function of the bucket sums alone, so a
         restored logic has the very same ones.
         """
-        pc, ph, pl = self._pc, self._ph, self._pl
-        del pc[p + 1 :], ph[p + 1 :], pl[p + 1 :]
-        c, hi, lo = pc[p], ph[p], pl[p]
-        for count, x in zip(self._counts[p:], self._sums[p:], strict=True):
-            c += count
+        pre, cells = self._pre, self._cells
+        del pre[3 * p + 3 :]
+        c, hi, lo = pre[3 * p], pre[3 * p + 1], pre[3 * p + 2]
+        for k in range(4 * p, len(cells), 4):
+            x = cells[k + 2]
+            c += cells[k + 1]
             s = hi + x
             b = s - hi
             lo = lo + ((hi - (s - b)) + (x - b))
             hi = s
-            pc.append(c)
-            ph.append(hi)
-            pl.append(lo)
+            pre += (c, hi, lo)
 
     def _query_masks(self, at: int, end: int) -> Figures:
         """Per horizon, the count, sum, distinct count and saturation of its window at ``at``
         from the bucket masks - for when buckets newer than ``at`` (its ``end``) exist, so
         a value's newest bucket cannot tell whether it occurs in a window."""
-        starts, pc, ph, pl = self._starts, self._pc, self._ph, self._pl
+        starts, pre, cells = self._starts, self._pre, self._cells
         counts: list[int] = []
         sums: list[float] = []
         dist: list[int] = []
         sat: list[bool] = []
         lo, mask = end, 0
-        for g, h in self._plan:
+        e = 3 * end
+        for g, h in zip(self._g, self._h, strict=True):
             prev, lo = lo, bisect_left(starts, at - at % g - h, 0, lo)
-            counts.append(pc[end] - pc[lo])
-            sums.append((ph[end] - ph[lo]) + (pl[end] - pl[lo]))
-            for m in self._masks[lo:prev]:
+            q = 3 * lo
+            counts.append(pre[e] - pre[q])
+            sums.append((pre[e + 1] - pre[q + 1]) + (pre[e + 2] - pre[q + 2]))
+            for m in cells[4 * lo + 3 : 4 * prev : 4]:
                 mask |= m
             dist.append((mask >> 1).bit_count())
             sat.append(bool(mask & UNTRACKED))
@@ -224,19 +200,15 @@ class BucketList:
 
     def _compact(self) -> None:
         """Coarsen the buckets the drive allows, drop the expired ones (see module docs)."""
+        cells = self._cells
         out = coarsen(
-            (self._starts, self._levels, self._counts, self._sums, self._masks),
+            (self._starts, cells[0::4], cells[1::4], cells[2::4], cells[3::4]),
             self._drive,
             self._g,
             self._h,
         )
-        self._starts, self._levels, self._counts, self._sums, self._masks = (
-            out.starts,
-            out.levels,
-            out.counts,
-            out.sums,
-            out.masks,
-        )
+        self._starts = out.starts
+        self._cells = _interleave(out.levels, out.counts, out.sums, out.masks)
         self._prefix(0)
         self._compact_at = max(_MIN_COMPACT, 2 * len(out.starts))
         if self._slots is not None:
@@ -250,15 +222,21 @@ class BucketList:
         return a - a % g + g + h
 
     def _dump(self) -> BucketSnapshot:
-        starts, g0 = self._starts, self._g[0]
+        starts, g0, cells = self._starts, self._g[0], self._cells
         return BucketSnapshot(
             self._drive,
             self._compact_at,
             ([starts[0] // g0] if starts else []) + [(y - x) // g0 for x, y in pairwise(starts)],
-            list(self._levels),
-            list(self._counts),
-            [_compact_number(x) for x in self._sums] if self._summing else [],
-            [_mask_data(m) for m in self._masks] if self._slots is not None else [],
+            cells[0::4],
+            cells[1::4],
+            # Integral sums as ints (1-5 bytes of msgpack instead of 9); masks past 63 bits as
+            # little-endian bytes (inlined: a call per bucket costs more than the test).
+            [int(x) if x.is_integer() and -_INT64 <= x < _INT64 else x for x in cells[2::4]]
+            if self._summing
+            else [],
+            [m if m < _INT64 else _mask_bytes(m) for m in cells[3::4]]
+            if self._slots is not None
+            else [],
             [] if self._slots is None else self._slots.dump(),
         )
 
@@ -266,22 +244,29 @@ class BucketList:
         n, g0 = len(snapshot.counts), self._g[0]
         self._drive = snapshot.drive
         self._starts = [u * g0 for u in accumulate(snapshot.starts)]
-        self._levels = list(snapshot.levels)
-        self._counts = list(snapshot.counts)
-        self._sums = [float(x) for x in snapshot.sums] or [0.0] * n
-        self._masks = [
+        masks = [
             m if isinstance(m, int) else int.from_bytes(m, "little") for m in snapshot.masks
         ] or [0] * n
+        self._cells = _interleave(
+            snapshot.levels,
+            snapshot.counts,
+            [float(x) for x in snapshot.sums] or [0.0] * n,
+            masks,
+        )
         self._prefix(0)
         self._compact_at = snapshot.compact_at
         if self._slots is not None:
-            self._slots.load(snapshot.slots, self._starts, self._masks)
+            self._slots.load(snapshot.slots, self._starts, masks)
 
 
-def _compact_number(x: float) -> int | float:
-    """An integral float as an int (1-5 bytes of msgpack instead of 9)."""
-    return int(x) if x.is_integer() and -_INT64 <= x < _INT64 else x
+def _interleave(
+    levels: Sequence[int], counts: Sequence[int], sums: Sequence[float], masks: Sequence[int]
+) -> list[Any]:
+    """The cells of buckets given column by column."""
+    cells: list[Any] = [0] * (4 * len(levels))
+    cells[0::4], cells[1::4], cells[2::4], cells[3::4] = levels, counts, sums, masks
+    return cells
 
 
-def _mask_data(mask: int) -> int | bytes:
-    return mask if mask < _INT64 else mask.to_bytes((mask.bit_length() + 7) // 8, "little")
+def _mask_bytes(mask: int) -> bytes:
+    return mask.to_bytes((mask.bit_length() + 7) // 8, "little")

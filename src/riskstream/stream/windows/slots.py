@@ -21,6 +21,8 @@ import heapq
 from bisect import bisect_left, insort
 from collections.abc import Hashable, Sequence
 
+import msgspec
+
 from riskstream.stream.windows.hashing import stable_hash
 
 __all__ = ["UNTRACKED", "DistinctSlots"]
@@ -28,22 +30,29 @@ __all__ = ["UNTRACKED", "DistinctSlots"]
 #: The mask bit of values beyond the table's limit.
 UNTRACKED = 1
 
+# The free slots of a table without any: shared (never modified), so that a key does not
+# hold an empty list the garbage collector would have to visit.
+_NO_FREE: list[int] = []
 
-class DistinctSlots:
-    """The slot table of one key, and each slot's newest bucket."""
 
-    __slots__ = ("_free", "_last", "_limit", "_slot_of", "_table", "lasts", "untracked")
+def _no_free() -> list[int]:
+    return _NO_FREE
 
-    def __init__(self, limit: int) -> None:
-        self._limit = limit
-        self._table: list[int | None] = []  # slot -> hash (None: free)
-        self._slot_of: dict[int, int] = {}
-        self._free: list[int] = []  # a heap of free slots
-        self._last: dict[int, int] = {}  # slot -> start of the newest bucket holding it
-        #: The start of each tracked value's newest bucket, sorted.
-        self.lasts: list[int] = []
-        #: Start of the newest bucket holding an untracked value, if any.
-        self.untracked: int | None = None
+
+# A Struct with gc=False: a velocity counter per key holds one, and one the garbage collector
+# does not track costs its full passes nothing. It holds numbers only: no cycle.
+class DistinctSlots(msgspec.Struct, gc=False, eq=False):
+    """The slot table of one key, and each slot's newest bucket (``DistinctSlots(limit)``)."""
+
+    _limit: int
+    _table: list[int | None] = msgspec.field(default_factory=list)  # slot -> hash (None: free)
+    _slot_of: dict[int, int] = msgspec.field(default_factory=dict)
+    _free: list[int] = msgspec.field(default_factory=_no_free)  # a heap of free slots
+    _last: dict[int, int] = msgspec.field(default_factory=dict)  # slot -> newest bucket start
+    #: The start of each tracked value's newest bucket, sorted.
+    lasts: list[int] = msgspec.field(default_factory=list)
+    #: Start of the newest bucket holding an untracked value, if any.
+    untracked: int | None = None
 
     def bit(self, value: Hashable, start: int) -> int:
         """The mask bit of ``value``, just added to the bucket starting at ``start``."""
@@ -89,15 +98,17 @@ class DistinctSlots:
                 bits ^= low
         self._last = last
         self.lasts = sorted(last.values())
+        free = list(self._free)
         for slot, h in enumerate(self._table):
             if h is not None and slot not in last:
                 self._table[slot] = None
                 del self._slot_of[h]
-                heapq.heappush(self._free, slot)
+                free.append(slot)
         while self._table and self._table[-1] is None:  # keep snapshots short
             self._table.pop()
-        self._free = [slot for slot in self._free if slot < len(self._table)]
-        heapq.heapify(self._free)
+        free = [slot for slot in free if slot < len(self._table)]
+        heapq.heapify(free)
+        self._free = free or _NO_FREE
 
     def dump(self) -> list[int | None]:
         """The table as plain data: the hash of each slot, None for a free one."""
