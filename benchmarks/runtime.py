@@ -51,6 +51,7 @@ from riskstream.log.port import Admin, Consumer, DeliveryCallback, OffsetReset, 
 from riskstream.log.records import Record
 from riskstream.sim import SessionSimulator
 from riskstream.state import MemoryStore, SqliteStore, ensure_changelog
+from riskstream.stream.gc_policy import STREAMING_THRESHOLDS, streaming_gc
 from riskstream.stream.joins import IntervalJoin, Left, Right
 from riskstream.stream.output import OUTPUT_ID_HEADER
 from riskstream.stream.patterns import MatchContext, Pattern, PatternDefinition
@@ -444,25 +445,12 @@ def bench_throughput(inputs: list[Input], cfg: Config) -> None:
     emit("runtime.throughput", "ratio_vs_ceiling", rate / ceiling, unit="x", params=ratio_params)
 
 
-GC_TUNED = "gc.freeze() after set-up, gc.set_threshold(50_000, 20, 100)"
+GC_TUNED = f"gc.freeze() after set-up, gc.set_threshold{STREAMING_THRESHOLDS}"
 
 
-@contextmanager
-def gc_tuned(enabled: bool) -> Iterator[None]:
-    """Optionally move the set-up's objects out of the collector's way and collect less often
-    (what a worker process could do at start-up; measured here, not assumed)."""
-    if not enabled:
-        yield
-        return
-    gc.collect()
-    gc.freeze()
-    thresholds = gc.get_threshold()
-    gc.set_threshold(50_000, 20, 100)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
+def gc_tuned(enabled: bool) -> contextlib.AbstractContextManager[None]:
+    """Optionally tune the collector as ``riskstream worker`` does (riskstream.stream.gc_policy)."""
+    return streaming_gc(enabled)
 
 
 # -- profile -------------------------------------------------------------------------------
@@ -832,7 +820,7 @@ def latency_run(
     runner = Runner(
         reference_topology(prefix), stamping(log, stamps), state_dir=state_dir, **runner_options
     )
-    with started(runner):
+    with started(runner), streaming_gc():  # the collector as `riskstream worker` tunes it
         job = LatencyJob(
             str(log.url), cfg.rate, cfg.seconds, cfg.users, cfg.seconds + 120, prefix=prefix
         )

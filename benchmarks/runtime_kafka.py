@@ -45,6 +45,7 @@ from log import kafka_url
 from riskstream.log import EventLog, Producer, TopicPartition, open_log
 from riskstream.log.port import DeliveryCallback
 from riskstream.state import SqliteStore
+from riskstream.stream.gc_policy import tune_gc_for_streaming
 from riskstream.stream.runner import Runner
 
 BACKEND = "kafka"
@@ -206,6 +207,7 @@ def worker_process(job: WorkerJob, conn: Connection, go: ProcessEvent) -> None:
             max_batch=rt.MAX_BATCH,
         )
         runner.start()
+        tune_gc_for_streaming()  # as `riskstream worker` does after start-up
         join_until_held(runner, conn)
         target = prepare(runner, log, job.prefix, conn)
         go.wait(120)

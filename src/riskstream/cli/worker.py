@@ -20,6 +20,7 @@ from riskstream.errors import ConfigError
 from riskstream.log import open_log
 from riskstream.settings import Settings
 from riskstream.stream import Runner, Topology
+from riskstream.stream.gc_policy import tune_gc_for_streaming
 
 __all__ = ["load_topology", "worker"]
 
@@ -95,6 +96,7 @@ def worker(
     )
     server = runner.metrics.serve(metrics_port) if metrics_port is not None else None
     runner.start()
+    tune_gc_for_streaming()  # after start-up: what it made lives as long as the worker
     console.print(f"worker of {runner.topology.application} in group {runner.group_id} started")
     try:
         runner.run(stopping.is_set)
