@@ -46,6 +46,9 @@ COMMIT_FENCED: Final = frozenset(
         KafkaError.FENCED_MEMBER_EPOCH,
         KafkaError._ASSIGNMENT_LOST,
         KafkaError._FENCED,
+        # close() revokes the partitions while the handle is being destroyed: a commit made
+        # in that revocation cannot reach the group any more.
+        KafkaError._DESTROY,
     }
 )
 
