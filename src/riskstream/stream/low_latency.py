@@ -36,24 +36,22 @@ _GROUP_COMMIT_S = 5.0
 class _Seal:
     """A commit on its way: its tasks' changelog records and the outputs before it."""
 
-    __slots__ = ("began", "epochs", "offsets", "units")
+    __slots__ = ("began", "epoch", "offsets", "units")
 
     def __init__(
         self,
         units: dict[int, TaskUnit],
         offsets: dict[TopicPartition, int],
-        epochs: list[OutputEpoch],
+        epoch: OutputEpoch,
         began: float,
     ) -> None:
         self.units = units
         self.offsets = offsets
-        self.epochs = epochs
+        self.epoch = epoch  # the outputs produced since the previous (completed) commit
         self.began = began
 
     def settled(self) -> bool:
-        return all(epoch.settled for epoch in self.epochs) and all(
-            unit.store.commit_ready for unit in self.units.values()
-        )
+        return self.epoch.settled and all(unit.store.commit_ready for unit in self.units.values())
 
 
 class LowLatencyCommits:
@@ -117,8 +115,7 @@ class LowLatencyCommits:
             unit.write_checkpoint(producer, ends)
         producer.poll(0)
         offsets = {tp: off for unit in units.values() for tp, off in unit.positions.items()}
-        epochs = [self._out.next_epoch()]  # the ones before belong to commits that completed
-        self.sealed = _Seal(units, offsets, epochs, began)
+        self.sealed = _Seal(units, offsets, self._out.next_epoch(), began)
 
     def complete(self, units: dict[int, TaskUnit], *, wait: bool, observe: bool = True) -> bool:
         """Complete the sealed commit once the log has its changelog records and every
@@ -156,9 +153,11 @@ class LowLatencyCommits:
 
     def _still_member(self) -> bool:
         """Commit the group offsets we last committed again: fails if we were fenced."""
-        offsets = dict(self._group_offsets)
+        held = self._consumer.assignment()
+        holding = set(held)
+        # Only what we hold: partitions revoked since would fail the commit without a fence.
+        offsets = {tp: o for tp, o in self._group_offsets.items() if tp in holding}
         if not offsets:
-            held = self._consumer.assignment()
             offsets = {tp: o for tp, o in self._consumer.committed(held).items() if o is not None}
         try:
             if offsets:

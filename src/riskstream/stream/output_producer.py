@@ -34,7 +34,10 @@ class OutputProducer:
         self.deliver = self.epoch.on_delivery  # the delivery callback of every record now
 
     def send(self, outputs: list[Output]) -> None:
-        """Produce ``outputs`` in the current epoch; watch the ends of any new topic."""
+        """Produce ``outputs`` in the current epoch; watch the ends of any new topic. The
+        caller serves delivery reports (``producer.poll``) once per cycle, not per call."""
+        if not outputs:
+            return
         produce = self.producer.produce
         deliver = self.deliver
         watched = self.ends.topics
@@ -51,7 +54,6 @@ class OutputProducer:
             if out.topic not in watched:
                 self.ends.watch(out.topic)
         self.epoch.produced += len(outputs)
-        self.producer.poll(0)
 
     def next_epoch(self) -> OutputEpoch:
         """Close the current epoch (a commit was sealed after its outputs), open the next."""

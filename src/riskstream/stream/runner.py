@@ -260,6 +260,7 @@ class Runner:
         for unit in self.units.values():
             unit.task.advance()
             produced += self._produce(unit)
+        self._out.producer.poll(0)  # delivery reports, once per cycle
         if records:
             self.metrics.batch_processed(time.perf_counter() - began)
             if produced:
