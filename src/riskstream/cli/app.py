@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from riskstream.cli.dlq import dlq_app
+from riskstream.cli.rules import lists_app, rules_app
 from riskstream.cli.simulate import simulate
 from riskstream.cli.worker import worker
 from riskstream.log import open_log
@@ -25,6 +26,8 @@ app = typer.Typer(
 topics_app = typer.Typer(help="Inspect and manage topics.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(rules_app, name="rules")
+app.add_typer(lists_app, name="lists")
 app.command()(worker)
 app.command()(simulate)
 console = Console(stderr=True)

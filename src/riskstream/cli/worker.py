@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import importlib
+import inspect
 import logging
 import signal
 import threading
@@ -17,7 +18,7 @@ import typer
 from rich.console import Console
 
 from riskstream.errors import ConfigError
-from riskstream.log import open_log
+from riskstream.log import EventLog, open_log
 from riskstream.settings import Settings
 from riskstream.stream import Runner, Topology
 from riskstream.stream.gc_policy import tune_gc_for_streaming
@@ -25,6 +26,10 @@ from riskstream.stream.gc_policy import tune_gc_for_streaming
 __all__ = ["load_topology", "worker"]
 
 console = Console(stderr=True)
+
+#: The topology a worker runs unless told otherwise: the fraud engine, following the
+#: published rules, lists and models.
+FRAUD_TOPOLOGY = "riskstream.services.fraud_app:fraud_worker_topology"
 
 
 class DeliveryChoice(enum.StrEnum):
@@ -39,22 +44,26 @@ _DELIVERY = typer.Option(
 )
 
 
-def load_topology(spec: str) -> Topology:
-    """``package.module:function`` → the topology that function returns."""
+def load_topology(spec: str, log: EventLog | None = None) -> Topology:
+    """``package.module:function`` → the topology that function returns. A factory that
+    takes one argument is given the event log (to follow published rules and models)."""
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
         raise ConfigError(f"--topology needs 'module:function', got {spec!r}")
     factory = getattr(importlib.import_module(module_name), attribute, None)
     if not callable(factory):
         raise ConfigError(f"{spec!r} does not name a function")
-    topology = factory()
+    takes_log = bool(inspect.signature(factory).parameters)
+    topology = factory(log) if takes_log else factory()
     if not isinstance(topology, Topology):
         raise ConfigError(f"{spec!r} returned {type(topology).__name__}, not a Topology")
     return topology
 
 
 def worker(
-    topology: str = typer.Option(..., help="The topology factory, as 'package.module:function'."),
+    topology: str = typer.Option(
+        FRAUD_TOPOLOGY, help="The topology factory, as 'package.module:function'."
+    ),
     log_url: str | None = typer.Option(None, "--log", help="Event log URL (default: settings)."),
     group: str | None = typer.Option(None, help="Consumer group (default: the application name)."),
     state_dir: str = typer.Option(".riskstream/state", help="Directory of the local state stores."),
@@ -85,7 +94,7 @@ def worker(
     settings = Settings()
     log = open_log(log_url or settings.log_url, options=settings.log_options)
     runner = Runner(
-        load_topology(topology),
+        load_topology(topology, log),
         log,
         state_dir=state_dir,
         group_id=group,

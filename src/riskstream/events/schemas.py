@@ -124,6 +124,7 @@ class Checkout(Event, frozen=True, kw_only=True, tag="checkout"):
     country: str
     shipping_address_hash: str
     session_id: str | None = None
+    bin: str | None = None  # the card's issuer identification number (first 6-8 digits)
 
 
 class AddressChanged(Event, frozen=True, kw_only=True, tag="address_changed"):

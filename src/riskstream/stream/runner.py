@@ -24,7 +24,6 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Literal
 
-from riskstream.log.deadletter import dlq_topic
 from riskstream.log.port import EventLog, Producer
 from riskstream.log.records import Record, TopicPartition, TopicSpec
 from riskstream.log.transactions import TransactionalProducer, transactional
@@ -149,11 +148,13 @@ class Runner:
     def start(self) -> None:
         """Create the internal and output topics, then join the group."""
         inputs = self.topology.input_topics()
-        described = self.log.admin.describe_topics(inputs)
-        partitions = max((spec.partitions for spec in described.values()), default=1)
         internal = self.topology.repartition_topics()
+        # Repartition topics are created here, with the sources' partition count.
+        sources = [topic for topic in inputs if topic not in internal]
+        described = self.log.admin.describe_topics(sources)
+        partitions = max((spec.partitions for spec in described.values()), default=1)
         outputs = [*self.topology.output_topics(), self.topology.late_topic]
-        outputs += [dlq_topic(topic) for topic in inputs]
+        outputs += [self.topology.dlq_topic(topic) for topic in inputs]
         specs = [TopicSpec(name=name, partitions=partitions) for name in {*internal, *outputs}]
         self.log.admin.create_topics(specs, exist_ok=True)
         ensure_changelog(self.log.admin, self.topology.application, _STORE, partitions)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from riskstream.errors import EventDecodeError
-from riskstream.log.deadletter import dead_letter_headers, dlq_topic
+from riskstream.log.deadletter import dead_letter_headers
 from riskstream.log.records import Headers, Record
 from riskstream.stream.eventtime import TimerQueue, WatermarkTracker
 from riskstream.stream.item import Item
@@ -344,7 +344,13 @@ class Task:
             record, error, step=self.step or "decode", now_ms=self.clock()
         )
         self.step = ""
-        self.output(dlq_topic(record.topic), record.key, record.value, record.timestamp, headers)
+        self.output(
+            self.topology.dlq_topic(record.topic),
+            record.key,
+            record.value,
+            record.timestamp,
+            headers,
+        )
 
     def context(self, step: ProcessStep, item: Item) -> TaskContext:
         self._context.bind(step, item)

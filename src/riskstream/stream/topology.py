@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from riskstream.log.deadletter import dlq_topic
 from riskstream.stream.logic import Definition
 from riskstream.stream.processor import Processor
 
@@ -137,6 +138,9 @@ class Topology:
     late_topic: str = ""  # default: "<application>.late"
     allowed_lateness_ms: int = 0
     idle_timeout_ms: int = 5_000
+    # Prefixes the dead-letter topics, so an isolated replay (a backtest) never writes to
+    # production's ``dlq.<topic>``: "" keeps the production names.
+    dlq_namespace: str = ""
     nodes: dict[str, Node] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -170,6 +174,10 @@ class Topology:
 
     def repartition_topic(self, step: str) -> str:
         return f"{self.application}-{step}-repartition"
+
+    def dlq_topic(self, topic: str) -> str:
+        """Where the records of ``topic`` this topology cannot process go."""
+        return self.dlq_namespace + dlq_topic(topic)
 
     def changelog_topic(self, step: str) -> str:
         return f"{self.application}-{step}-changelog"

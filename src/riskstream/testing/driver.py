@@ -17,7 +17,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from riskstream.log.deadletter import dlq_topic
 from riskstream.log.partitioner import partition_for
 from riskstream.log.records import Headers, Record
 from riskstream.stream.output import Output
@@ -137,7 +136,7 @@ class TestDriver:
         return self.read(self.topology.late_topic)
 
     def dead_letters(self, topic: str) -> list[Output]:
-        return self.read(dlq_topic(topic))
+        return self.read(self.topology.dlq_topic(topic))
 
     def watermark(self, partition: int = 0) -> int:
         return self.tasks[partition].watermark

@@ -1,0 +1,58 @@
+"""The entity stage: the profiles of devices, instruments, IPs and merchants.
+
+Keyed ``"<entity>:<id>"`` through the entity repartition topic, so one device's profile
+sees that device's touches from every user. A checkout query is answered with the
+entity's features as of the checkout's event time, read before its own touch is applied.
+The user-side part (key ``"user:<id>"``) passes straight through to the decision stage.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from riskstream.fraud.features.aggregates import AggregateState
+from riskstream.fraud.features.engine import FeatureEngine
+from riskstream.fraud.features.messages import CheckoutPart, EntityMessage
+from riskstream.stream.item import Item
+from riskstream.stream.processor import Context, KeyState
+
+__all__ = ["EntityProfile", "EntityStage"]
+
+
+class EntityProfile(msgspec.Struct, gc=False, array_like=True):
+    first_seen: int
+    aggregates: AggregateState
+
+
+class EntityStage:
+    """The ``entities`` step of the fraud topology (state: :class:`EntityProfile`)."""
+
+    def __init__(self, engine: FeatureEngine) -> None:
+        self.engine = engine
+
+    def process(self, item: Item, state: KeyState[Any], ctx: Context) -> None:
+        message: EntityMessage = item.value
+        entity, _, _ = message.route.partition(":")
+        facts = message.facts
+        if entity == "user":
+            if facts is not None:
+                ctx.forward(CheckoutPart("user", facts, message.features or {}))
+            return
+        aggregates = self.engine.aggregates[entity]
+        touch = message.touch
+        profile: EntityProfile | None = state.get()
+        if profile is None:
+            profile = EntityProfile(touch.time, aggregates.new_state())
+        if facts is not None:
+            features = aggregates.read(profile.aggregates, facts.time)
+            if entity == "device":
+                features["device.age_ms"] = max(0, facts.time - profile.first_seen)
+            ctx.forward(CheckoutPart(entity, facts, features))
+        aggregates.update(profile.aggregates, touch)
+        profile.first_seen = min(profile.first_seen, touch.time)
+        state.set(profile)
+
+    def on_timer(self, at: int, state: KeyState[Any], ctx: Context) -> None:
+        """The entity stage sets no timers."""

@@ -1,0 +1,72 @@
+"""The user stage: folds every event into its user's profile and asks the other profiles.
+
+For a checkout it reads the user-side features *before* folding the checkout in, then sends
+one query per entity the checkout names (device, instrument, IP, merchant) and its own
+user-side part, all through the entity repartition topic; other events become touches for
+the entity profiles whose declared aggregates read them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from riskstream.events import Checkout, Event
+from riskstream.fraud.features.engine import ENTITY_PARTS, FeatureEngine
+from riskstream.fraud.features.messages import CheckoutFacts, EntityMessage
+from riskstream.fraud.features.profile import UserProfile, checkout_features, fold
+from riskstream.fraud.features.routing import touch_of
+from riskstream.stream.item import Item
+from riskstream.stream.processor import Context, KeyState
+
+__all__ = ["UserStage"]
+
+
+class UserStage:
+    """The ``profile`` step of the fraud topology (state: :class:`UserProfile`)."""
+
+    def __init__(self, engine: FeatureEngine) -> None:
+        self.engine = engine
+        self._aggregates = engine.aggregates["user"]
+
+    def process(self, item: Item, state: KeyState[Any], ctx: Context) -> None:
+        event: Event = item.value
+        aggregates = self._aggregates
+        profile: UserProfile | None = state.get()
+        if profile is None:
+            profile = UserProfile(event.event_time, aggregates.new_state())
+        touch = touch_of(event, profile)
+        if isinstance(event, Checkout):
+            self._ask(event, profile, touch, ctx)
+        elif touch is not None:
+            for entity in self.engine.routes.get(touch.kind, ()):
+                entity_id = getattr(touch, entity)
+                if entity_id:
+                    ctx.forward(EntityMessage(f"{entity}:{entity_id}", touch))
+        if touch is not None:
+            aggregates.update(profile.aggregates, touch)
+        fold(profile, event)
+        state.set(profile)
+
+    def _ask(self, checkout: Checkout, profile: UserProfile, touch: Any, ctx: Context) -> None:
+        features = checkout_features(profile, checkout, self._aggregates)
+        routes = [
+            (entity, f"{entity}:{entity_id}")
+            for entity in ENTITY_PARTS
+            if (entity_id := getattr(touch, entity))
+        ]
+        facts = CheckoutFacts(
+            checkout.transaction_id,
+            checkout.user_id,
+            checkout.event_time,
+            checkout.amount,
+            checkout.currency,
+            checkout.merchant_id,
+            ctx.now(),
+            ("user", *(entity for entity, _ in routes)),
+        )
+        ctx.forward(EntityMessage(f"user:{checkout.user_id}", touch, facts, features))
+        for _, route in routes:
+            ctx.forward(EntityMessage(route, touch, facts))
+
+    def on_timer(self, at: int, state: KeyState[Any], ctx: Context) -> None:
+        """The user stage sets no timers."""
