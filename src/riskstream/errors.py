@@ -30,11 +30,21 @@ The state layer adds its subtree in ``riskstream.state.errors``::
         ├── SnapshotError            a snapshot stream is malformed
         └── StateDecodeError         stored bytes do not decode to the state's type
 
-The fraud domain adds ``riskstream.fraud.rules.errors``::
+The fraud domain adds ``riskstream.fraud.rules.errors`` and its siblings::
 
     RiskstreamError
-    └── RuleError                    a rule file does not parse or type-check (file:line:col)
-        └── RuleSetError             every problem of a rule set that was refused as a whole
+    ├── RuleError                    a rule file does not parse or type-check (file:line:col)
+    │   └── RuleSetError             every problem of a rule set that was refused as a whole
+    ├── FeatureError                 a features file problem (file:line:col), in
+    │   └── FeatureSpecError         ``riskstream.fraud.features.errors``: the file was refused
+    └── ModelError                   ``riskstream.fraud.model.errors``
+        ├── TrainingError            no model can be trained from these rows
+        ├── ArtifactError            bytes that are not a valid model artifact
+        ├── ModelFeatureMismatch     the feature engine lacks features the model needs
+        └── FeatureValueError        a feature value the model's encoder cannot read
+
+The services add ``riskstream.services.hotreload.Rejected`` (a published rule set, list entry
+or model that was not applied: the previous one stays in force).
 
 Errors about a record carry ``topic``/``partition``/``offset`` and the raw bytes so a
 caller can route the record to a dead-letter topic with the reason in its headers.

@@ -418,6 +418,7 @@ class ProcessStep(_Step):
         "_encoder",
         "_timer_changes",
         "_values",
+        "max_live",
         "processor",
         "store",
         "timer_store",
@@ -431,9 +432,13 @@ class ProcessStep(_Step):
         store: StepStore,
         state_type: Any,
         timer_store: StepStore,
+        max_live: int = 50_000,
     ) -> None:
         super().__init__(task, name)
         self.processor = processor
+        # Values stay in memory after use, up to ``max_live`` of them (the most recently
+        # loaded): a worker holding millions of profiles keeps the rest in its store.
+        self.max_live = max_live
         self.store = store
         self.timer_store = timer_store
         self._timer_changes: dict[bytes, bool] = {}  # timer entry -> set (True) or done (False)
@@ -500,6 +505,12 @@ class ProcessStep(_Step):
         self._timer_changes.clear()
         flushed = len(self._dirty)
         self._dirty.clear()
+        values = self._values
+        excess = len(values) - self.max_live
+        if excess > 0:
+            # Everything is clean after a flush; drop the oldest-loaded values.
+            for key in list(values)[:excess]:
+                del values[key]
         return flushed
 
     def stored_timers(self) -> Iterator[tuple[bytes, int, bool]]:

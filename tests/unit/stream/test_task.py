@@ -406,3 +406,17 @@ def test_a_processing_time_timer_is_the_origin_of_what_it_emits() -> None:
     assert [o.id for o in driver.read("reminders")] == ["timer/0/remind/7531/6000/1"]
     assert [o.id for o in driver.read("seen")] == ["events/0/0/1"]
     assert origin.seen == [("remind", -1)]
+
+
+def test_processor_values_beyond_max_live_are_evicted_and_read_back() -> None:
+    driver = TestDriver(_topology())
+    step = driver.tasks[0].processes["totals"]
+    step.max_live = 3
+    for number in range(10):
+        _pipe(driver, f"u{number}", 1_000 + number, 10)
+    assert len(step._values) == 10  # nothing is evicted between commits
+    driver.tasks[0].flush_state()
+    assert len(step._values) == 3  # the most recently loaded stay
+    for number in range(10):
+        _pipe(driver, f"u{number}", 2_000 + number, 5)
+    assert [v["total"] for v in _values(driver.read("totals"))[-10:]] == [15] * 10
