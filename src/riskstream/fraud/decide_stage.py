@@ -15,11 +15,11 @@ from typing import Any, Final
 
 import msgspec
 
-from riskstream.fraud.decision import decide
+from riskstream.fraud.decision import Decision, decide
 from riskstream.fraud.features.messages import CheckoutFacts, CheckoutPart
-from riskstream.fraud.policy import ModelOpinion, ModelScorer, PolicySource
+from riskstream.fraud.policy import ActivePolicy, ModelOpinion, ModelScorer, PolicySource
 from riskstream.stream.item import Item
-from riskstream.stream.processor import Context, KeyState
+from riskstream.stream.processor import Context, KeyState, Later
 
 __all__ = ["DecisionStage", "Pending", "PendingCheckout"]
 
@@ -54,6 +54,9 @@ class DecisionStage:
         self.policy = policy
         self.features_version = features_version
         self.part_timeout_ms = part_timeout_ms
+        # Checkouts completed during the current batch (tasks run one at a time, and each
+        # batch ends with end_batch, so this never mixes two tasks' checkouts).
+        self._ready: list[tuple[PendingCheckout, Later]] = []
 
     def process(self, item: Item, state: KeyState[Any], ctx: Context) -> None:
         part: CheckoutPart = item.value
@@ -75,48 +78,77 @@ class DecisionStage:
         entry.parts.append(part.part)
         entry.features.update(part.features)
         if len(entry.parts) >= len(entry.facts.expected):
-            self._decide(pending, entry, ctx)
+            self._settle(pending, entry)
+            # Scored with the rest of the batch's checkouts, in one model call.
+            self._ready.append((entry, ctx.later()))
         state.set(pending)
 
+    def end_batch(self) -> None:
+        """Decide the checkouts the batch completed: one model call for all of them."""
+        ready, self._ready = self._ready, []
+        if not ready:
+            return
+        policy = self.policy.current()
+        rows = [entry.features for entry, _ in ready]
+        champions = _opinions(policy.champion, rows)
+        challengers = _opinions(policy.challenger, rows)
+        for (entry, later), champion, challenger in zip(ready, champions, challengers, strict=True):
+            decision = self._decision(entry, policy, later.now(), champion, challenger)
+            later.forward(decision, event_time=entry.facts.time)
+
     def on_timer(self, at: int, state: KeyState[Any], ctx: Context) -> None:
+        """Parts overdue: decide with what arrived (the decision names what is missing)."""
         pending: Pending | None = state.get()
         if pending is None:
             return
-        for entry in [e for e in pending.checkouts.values() if e.deadline <= at]:
-            self._decide(pending, entry, ctx)
+        overdue = [e for e in pending.checkouts.values() if e.deadline <= at]
+        if not overdue:
+            return
+        policy = self.policy.current()
+        rows = [entry.features for entry in overdue]
+        champions = _opinions(policy.champion, rows)
+        challengers = _opinions(policy.challenger, rows)
+        for entry, champion, challenger in zip(overdue, champions, challengers, strict=True):
+            self._settle(pending, entry)
+            decision = self._decision(entry, policy, ctx.now(), champion, challenger)
+            ctx.forward(decision, event_time=entry.facts.time)
         state.set(pending)
 
-    def _decide(self, pending: Pending, entry: PendingCheckout, ctx: Context) -> None:
-        facts = entry.facts
-        policy = self.policy.current()
-        features = entry.features
-        champion = _opinion(policy.champion, features)
-        challenger = _opinion(policy.challenger, features)
-        missing = tuple(p for p in facts.expected if p not in entry.parts)
-        decision = decide(
-            facts,
-            features,
-            policy,
-            now=ctx.now(),
-            features_version=self.features_version,
-            missing=missing,
-            champion=champion,
-            challenger=challenger,
-        )
-        ctx.forward(decision, event_time=facts.time)
-        txid = facts.transaction_id
+    def _settle(self, pending: Pending, entry: PendingCheckout) -> None:
+        """The checkout leaves the pending set and is remembered as decided."""
+        txid = entry.facts.transaction_id
         del pending.checkouts[txid]
         decided = pending.decided
-        decided[txid] = facts.time
+        decided[txid] = entry.facts.time
         if len(decided) > _REMEMBER_DECIDED:
             del decided[next(iter(decided))]
 
+    def _decision(
+        self,
+        entry: PendingCheckout,
+        policy: ActivePolicy,
+        now: int,
+        champion: ModelOpinion | None,
+        challenger: ModelOpinion | None,
+    ) -> Decision:
+        facts = entry.facts
+        return decide(
+            facts,
+            entry.features,
+            policy,
+            now=now,
+            features_version=self.features_version,
+            missing=tuple(p for p in facts.expected if p not in entry.parts),
+            champion=champion,
+            challenger=challenger,
+        )
 
-def _opinion(model: ModelScorer | None, features: dict[str, Any]) -> ModelOpinion | None:
+
+def _opinions(model: ModelScorer | None, rows: list[dict[str, Any]]) -> list[ModelOpinion | None]:
     if model is None:
-        return None
+        return [None] * len(rows)
     try:
-        return model.score_batch([features])[0]
+        return list(model.score_batch(rows))
     except Exception:  # a broken model must not block payments: rules still decide
         logger.exception("model %s failed to score; deciding on rules alone", model.version)
-        return None
+        return [None] * len(rows)

@@ -7,7 +7,7 @@ from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 from riskstream.log.records import Headers
 from riskstream.stream.item import Item
 
-__all__ = ["Context", "KeyState", "Processor"]
+__all__ = ["Context", "KeyState", "Later", "Processor"]
 
 V = TypeVar("V")
 
@@ -74,6 +74,20 @@ class Context(Protocol):
     def schedule(self, at: int, *, processing_time: bool = False) -> None:
         """Call ``on_timer`` for this key once event time (or processing time) reaches ``at``."""
         ...
+
+    def later(self) -> Later:
+        """A handle to forward this record's results from the processor's ``end_batch()``
+        (a processor that has one is called after every batch): batch work, such as scoring
+        many values in one call, with the ids of immediate outputs' determinism."""
+        ...
+
+
+class Later(Protocol):
+    """Forwards one deferred value of a record (see :meth:`Context.later`)."""
+
+    def now(self) -> int: ...
+
+    def forward(self, value: Any, *, event_time: int) -> None: ...
 
 
 @runtime_checkable

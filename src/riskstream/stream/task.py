@@ -63,14 +63,27 @@ EventTime = Callable[[Any], int]
 
 # How records of one input topic enter the graph: decode, event time, and the push into it.
 _Entry = tuple[Decode | None, EventTime | None, Push]
-# What the current values derive from: an input record, or a timer (step, key, deadline).
-_Origin = Record | tuple[str, bytes, int] | None
+
+
+class _Deferred:
+    """The origin of outputs a processor deferred to the end of the batch."""
+
+    __slots__ = ("record",)
+
+    def __init__(self, record: Record) -> None:
+        self.record = record
+
+
+# What the current values derive from: an input record, a timer (step, key, deadline), or
+# a record whose outputs were deferred to the end of its batch.
+_Origin = Record | tuple[str, bytes, int] | _Deferred | None
 
 
 class Task:
     """Processes the records of one partition of every input topic of a topology."""
 
     __slots__ = (
+        "_batch_ends",
         "_context",
         "_entries",
         "_origin",
@@ -125,6 +138,10 @@ class Task:
         self._timed: dict[str, TimerStep] = {}  # the steps timers can belong to, by name
         self._compile(stores)
         self._timed = {**self.stateful, **self.processes}
+        # Processors that finish work at the end of each batch (e.g. score it in one call).
+        self._batch_ends = [
+            step for step in self.processes.values() if hasattr(step.processor, "end_batch")
+        ]
         now = clock()
         for topic in self._entries:
             self._watermarks.register(topic, now)
@@ -239,6 +256,23 @@ class Task:
                 watermark = tracker.watermark
                 if due(watermark):
                     self._fire(watermark)
+        for step in self._batch_ends:
+            self._end_batch(step)
+
+    def _end_batch(self, step: ProcessStep) -> None:
+        try:
+            step.processor.end_batch()  # type: ignore[attr-defined] # checked at compile
+        except Exception as exc:  # what was deferred is lost, as a failed timer's output is
+            logger.warning("end of batch of step %r failed: %r", step.name, exc)
+            self.dead_letter_count += 1
+        self.step = ""
+
+    def resume(self, origin: Record) -> None:
+        """Make ``origin``, a record of the current batch, the origin of outputs deferred to
+        the batch's end. Their ids - ``<topic>/<partition>/<offset>/d<n>`` - are apart from
+        the ones the record's processing gave, and as deterministic."""
+        self._origin = _Deferred(origin)
+        self._prefix_of = False
 
     def failed(self, step: str) -> None:
         """A step raised on the current record: the innermost one is named in its dead letter."""
@@ -300,12 +334,17 @@ class Task:
             return f"{origin.topic}/{origin.partition}/{origin.offset}/"
         if origin is None:
             return "/"
+        if isinstance(origin, _Deferred):
+            record = origin.record
+            return f"{record.topic}/{record.partition}/{record.offset}/d"
         step, key, at = origin
         return f"timer/{self.partition}/{step}/{key.hex()}/{at}/"
 
     def item(self, key: bytes | None, value: Any, event_time: int) -> Item:
         """A value as an :class:`Item` of the current origin (for custom processors)."""
         origin = self._origin
+        if isinstance(origin, _Deferred):
+            origin = origin.record
         if isinstance(origin, Record):
             return Item(
                 key,

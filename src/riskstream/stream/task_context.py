@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from riskstream.log.records import Headers
+from riskstream.log.records import Headers, Record
 from riskstream.stream.eventtime import TimerQueue
 from riskstream.stream.item import Item
 
@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from riskstream.stream.steps import ProcessStep
     from riskstream.stream.task import Task
 
-__all__ = ["TaskContext"]
+__all__ = ["DeferredForward", "TaskContext"]
 
 
 class TaskContext:
@@ -72,6 +72,13 @@ class TaskContext:
             item.event_time if event_time is None else event_time,
         )
 
+    def later(self) -> DeferredForward:
+        """A handle to forward values of the current record from ``end_batch``."""
+        origin = self._task._origin
+        if not isinstance(origin, Record):
+            raise RuntimeError("only the processing of an input record can defer outputs")
+        return DeferredForward(self._task, self._current_step(), self._current().key, origin)
+
     def emit(
         self, topic: str, key: bytes | None, value: bytes | None, headers: Headers = ()
     ) -> None:
@@ -94,3 +101,21 @@ class TaskContext:
             # The timer is the origin of what it emits, as event-time timers are.
             self._task.begin_timer(step.name, key, at)
             step.fire(key, at, processing_time=True)
+
+
+class DeferredForward:
+    """Forwards values of one input record after the rest of its batch was processed (see
+    :meth:`TaskContext.later`); their ids are as deterministic as immediate outputs'."""
+
+    __slots__ = ("_key", "_origin", "_step", "_task")
+
+    def __init__(self, task: Task, step: ProcessStep, key: bytes | None, origin: Record) -> None:
+        self._task, self._step, self._key, self._origin = task, step, key, origin
+
+    def now(self) -> int:
+        return self._task.clock()
+
+    def forward(self, value: Any, *, event_time: int) -> None:
+        """Forward one value (call once per handle: each call starts the ids afresh)."""
+        self._task.resume(self._origin)
+        self._step.emit(self._key, value, event_time)

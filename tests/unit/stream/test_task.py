@@ -420,3 +420,46 @@ def test_processor_values_beyond_max_live_are_evicted_and_read_back() -> None:
     for number in range(10):
         _pipe(driver, f"u{number}", 2_000 + number, 5)
     assert [v["total"] for v in _values(driver.read("totals"))[-10:]] == [15] * 10
+
+
+class BatchDoubler:
+    """Defers every value to the end of its batch, then forwards them doubled together."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[int, Any]] = []
+        self.batches: list[int] = []
+
+    def process(self, item: Item, state: KeyState[Any], ctx: Context) -> None:
+        self.pending.append((item.value["amount"], ctx.later()))
+
+    def end_batch(self) -> None:
+        self.batches.append(len(self.pending))
+        for amount, later in self.pending:
+            later.forward(amount * 2, event_time=later.now())
+        self.pending = []
+
+    def on_timer(self, at: int, state: KeyState[Any], ctx: Context) -> None:
+        """No timers."""
+
+
+def test_outputs_deferred_to_the_end_of_a_batch_keep_deterministic_ids() -> None:
+    def run() -> tuple[list[Any], list[str | None], list[int]]:
+        doubler = BatchDoubler()
+        topology = Topology("batch")
+        topology.source("in", ["events"], decode=_decode).process("double", doubler).to(
+            "out", encode=_encode
+        )
+        task = Task(topology, 0, stores=lambda _: DictStore(), clock=lambda: 0)
+        records = [
+            Record("events", 0, offset, 1_000, b"k", _encode({"amount": offset}))
+            for offset in range(5)
+        ]
+        task.process(records[:3])
+        task.process(records[3:])
+        return _values(task.outputs), [o.id for o in task.outputs], doubler.batches
+
+    values, ids, batches = run()
+    assert values == [0, 2, 4, 6, 8]
+    assert batches == [3, 2]  # one end_batch per batch, with all its values
+    assert ids == [f"events/0/{offset}/d1" for offset in range(5)]
+    assert run()[1] == ids
