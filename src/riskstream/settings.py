@@ -31,3 +31,27 @@ class Settings(BaseSettings):
         ge=1,
         description="Partitions of the event topics riskstream creates. Env: RISKSTREAM_PARTITIONS",
     )
+    features_file: str | None = Field(
+        None,
+        description="A features file declaring the aggregate features (default: the shipped "
+        "default.features). Env: RISKSTREAM_FEATURES_FILE",
+    )
+    review_threshold: float = Field(
+        30.0,
+        description="Risk score from which a checkout is reviewed. "
+        "Env: RISKSTREAM_REVIEW_THRESHOLD",
+    )
+    challenge_threshold: float = Field(
+        60.0,
+        description="Risk score from which a checkout is challenged (MFA). "
+        "Env: RISKSTREAM_CHALLENGE_THRESHOLD",
+    )
+    block_threshold: float = Field(
+        90.0,
+        description="Risk score from which a checkout is blocked. Env: RISKSTREAM_BLOCK_THRESHOLD",
+    )
+    model_weight: float = Field(
+        100.0,
+        description="Points of risk score per unit of the champion model's fraud probability. "
+        "Env: RISKSTREAM_MODEL_WEIGHT",
+    )

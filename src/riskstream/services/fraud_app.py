@@ -16,6 +16,7 @@ import threading
 from typing import Final
 
 from riskstream.fraud.features.engine import FeatureEngine
+from riskstream.fraud.features.spec import FeatureSpecs
 from riskstream.fraud.model import ModelArtifact, Scorer
 from riskstream.fraud.policy import ActivePolicy, Thresholds
 from riskstream.fraud.rules import default_rule_set
@@ -23,9 +24,17 @@ from riskstream.fraud.topology import fraud_topology
 from riskstream.log.port import EventLog
 from riskstream.services.models_registry import ActiveModel, ModelBook, ModelMetadata
 from riskstream.services.rulebook import ActiveRules, RuleBook
+from riskstream.settings import Settings
 from riskstream.stream.topology import Topology
 
-__all__ = ["EXPLAIN_ABOVE", "PublishedPolicy", "fraud_worker_topology", "load_scorer"]
+__all__ = [
+    "EXPLAIN_ABOVE",
+    "PublishedPolicy",
+    "engine_from",
+    "fraud_worker_topology",
+    "load_scorer",
+    "thresholds_from",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -104,10 +113,28 @@ class PublishedPolicy:
         self.models.close()
 
 
+def engine_from(settings: Settings) -> FeatureEngine:
+    """The feature engine the settings declare (the shipped features by default)."""
+    if settings.features_file is None:
+        return FeatureEngine()
+    return FeatureEngine(FeatureSpecs.from_file(settings.features_file))
+
+
+def thresholds_from(settings: Settings) -> Thresholds:
+    return Thresholds(
+        review=settings.review_threshold,
+        challenge=settings.challenge_threshold,
+        block=settings.block_threshold,
+        model_weight=settings.model_weight,
+    )
+
+
 def fraud_worker_topology(log: EventLog) -> Topology:
-    """The fraud topology deciding with what is published on ``log``."""
-    engine = FeatureEngine()
-    policy = PublishedPolicy(log, engine)
+    """The fraud topology deciding with what is published on ``log``, configured by the
+    ``RISKSTREAM_*`` settings (features file, thresholds)."""
+    settings = Settings()
+    engine = engine_from(settings)
+    policy = PublishedPolicy(log, engine, thresholds=thresholds_from(settings))
     if not policy.wait_caught_up(_CATCH_UP_S):
         logger.warning(
             "published rules/models not fully read after %ss; starting anyway", _CATCH_UP_S
