@@ -16,12 +16,12 @@ import threading
 from typing import Final
 
 from riskstream.fraud.features.engine import FeatureEngine
-from riskstream.fraud.features.spec import FeatureSpecs
 from riskstream.fraud.model import ModelArtifact, Scorer
 from riskstream.fraud.policy import ActivePolicy, Thresholds
 from riskstream.fraud.rules import default_rule_set
 from riskstream.fraud.topology import fraud_topology
 from riskstream.log.port import EventLog
+from riskstream.services.engine_config import engine_from, thresholds_from
 from riskstream.services.models_registry import ActiveModel, ModelBook, ModelMetadata
 from riskstream.services.rulebook import ActiveRules, RuleBook
 from riskstream.settings import Settings
@@ -30,10 +30,8 @@ from riskstream.stream.topology import Topology
 __all__ = [
     "EXPLAIN_ABOVE",
     "PublishedPolicy",
-    "engine_from",
     "fraud_worker_topology",
     "load_scorer",
-    "thresholds_from",
 ]
 
 logger = logging.getLogger(__name__)
@@ -111,22 +109,6 @@ class PublishedPolicy:
     def close(self) -> None:
         self.rules.close()
         self.models.close()
-
-
-def engine_from(settings: Settings) -> FeatureEngine:
-    """The feature engine the settings declare (the shipped features by default)."""
-    if settings.features_file is None:
-        return FeatureEngine()
-    return FeatureEngine(FeatureSpecs.from_file(settings.features_file))
-
-
-def thresholds_from(settings: Settings) -> Thresholds:
-    return Thresholds(
-        review=settings.review_threshold,
-        challenge=settings.challenge_threshold,
-        block=settings.block_threshold,
-        model_weight=settings.model_weight,
-    )
 
 
 def fraud_worker_topology(log: EventLog) -> Topology:

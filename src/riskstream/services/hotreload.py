@@ -101,7 +101,7 @@ class RejectionLog:
         self._lock = threading.Lock()
 
     def record(self, topic: str, change: Change, rejected: Rejected) -> Rejection:
-        """Keep and log one rejection (the caller counts it)."""
+        """Keep and log one rejection (callers count it first: seen here means counted)."""
         key = change.key.decode(errors="replace")
         rejection = Rejection(
             topic=topic,

@@ -288,8 +288,8 @@ class ModelBook(Generic[T]):
         )
 
     def _reject(self, change: Change, rejected: Rejected) -> None:
-        rejection = self._rejections.record(self.topic, change, rejected)
-        self._rejected.labels(rejection.key).inc()
+        self._rejected.labels(change.key.decode(errors="replace")).inc()
+        self._rejections.record(self.topic, change, rejected)
 
     # -- lifecycle -----------------------------------------------------------------------
 

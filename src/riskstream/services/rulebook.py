@@ -26,12 +26,17 @@ update and pays nothing for the machinery.
   only while some entry has an expiry).
 * A book started later - after a restart, or after compaction - reads the topics from the
   start and ends in the same state: the newest valid set, the same lists, the same versions.
+  One exception: when the newest record of the set is one that was rejected, compaction may
+  already have dropped the valid one before it, and a book started then runs ``fallback``.
+  ``riskstream rules publish`` checks a set before publishing it, so only a writer that
+  bypasses it can get there.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -63,9 +68,24 @@ from riskstream.services.rules_topic import (
     RulesChange,
     build_published,
     decode_published,
+    engine_catalogue,
+    publish_rules,
+    retire_rules,
 )
 
-__all__ = ["ActiveRules", "RuleBook"]
+# The publishing side lives in rules_topic; re-exported so one import serves a worker.
+__all__ = [
+    "DEFAULT_RULE_SET_NAME",
+    "LISTS_TOPIC",
+    "RULES_TOPIC",
+    "ActiveRules",
+    "PublishedRuleSet",
+    "RuleBook",
+    "RulesChange",
+    "engine_catalogue",
+    "publish_rules",
+    "retire_rules",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -178,9 +198,12 @@ class RuleBook:
 
     def wait_caught_up(self, timeout: float | None = None) -> bool:
         """Wait until :attr:`caught_up` (``False`` if ``timeout`` seconds passed first)."""
-        return self._rules_follower.wait_caught_up(timeout) and self._lists_follower.wait_caught_up(
-            timeout
-        )
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for follower in (self._rules_follower, self._lists_follower):
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not follower.wait_caught_up(left):
+                return False
+        return True
 
     # -- following (on the followers' threads) -------------------------------------------
 
@@ -211,12 +234,12 @@ class RuleBook:
         return published, build_published(published, self._catalogue)
 
     def _reject_rules(self, change: Change, rejected: Rejected) -> None:
+        self._rules_rejected.inc()  # first: whoever sees the rejection sees it counted
         self._rejections.record(self.rules_topic, change, rejected)
-        self._rules_rejected.inc()
 
     def _reject_entry(self, change: Change, rejected: Rejected) -> None:
-        self._rejections.record(self.lists_topic, change, rejected)
         self._entries_rejected.inc()
+        self._rejections.record(self.lists_topic, change, rejected)
 
     def _lists_changed(self, batch: ChangeBatch) -> None:
         with self._lock:

@@ -23,7 +23,6 @@ from typing import Final
 import msgspec
 
 from riskstream.fraud.rules import (
-    EXPECTED_FEATURES,
     FeatureCatalogue,
     RuleError,
     RuleSet,
@@ -31,7 +30,9 @@ from riskstream.fraud.rules import (
 )
 from riskstream.log.port import EventLog
 from riskstream.services.compacted import ensure_compacted_topics, put, read_compacted
+from riskstream.services.engine_config import engine_from
 from riskstream.services.hotreload import Rejected, wall_clock_ms
+from riskstream.settings import Settings
 
 __all__ = [
     "DEFAULT_RULE_SET_NAME",
@@ -54,11 +55,10 @@ DEFAULT_RULE_SET_NAME: Final = "default"
 
 
 def engine_catalogue() -> FeatureCatalogue:
-    """The features the running engine provides: what published rules are checked against.
-
-    The expected features until the feature engine declares its own catalogue.
-    """
-    return EXPECTED_FEATURES
+    """The features the running engine provides: what published rules are checked against
+    (the built-in profile features and the declared aggregates of the configured features
+    file, ``RISKSTREAM_FEATURES_FILE``)."""
+    return engine_from(Settings()).catalogue
 
 
 class PublishedRuleSet(msgspec.Struct, frozen=True, kw_only=True):
