@@ -8,7 +8,7 @@ the entity profiles whose declared aggregates read them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from riskstream.events import Checkout, Event
 from riskstream.fraud.features.engine import ENTITY_PARTS, FeatureEngine
@@ -18,7 +18,15 @@ from riskstream.fraud.features.routing import touch_of
 from riskstream.stream.item import Item
 from riskstream.stream.processor import Context, KeyState
 
-__all__ = ["UserStage"]
+__all__ = ["MAX_CLOCK_SKEW_MS", "FutureEventError", "UserStage"]
+
+#: How far ahead of processing time an event may claim to be. Beyond it the event is refused
+#: (dead-lettered): a client with a wrong clock must not age every profile it touches.
+MAX_CLOCK_SKEW_MS: Final = 86_400_000
+
+
+class FutureEventError(ValueError):
+    """An event time too far in the future to be believed."""
 
 
 class UserStage:
@@ -30,6 +38,11 @@ class UserStage:
 
     def process(self, item: Item, state: KeyState[Any], ctx: Context) -> None:
         event: Event = item.value
+        if event.event_time > ctx.now() + MAX_CLOCK_SKEW_MS:
+            raise FutureEventError(
+                f"event time {event.event_time} is more than {MAX_CLOCK_SKEW_MS} ms ahead of "
+                f"processing time {ctx.now()}"
+            )
         aggregates = self._aggregates
         profile: UserProfile | None = state.get()
         if profile is None:

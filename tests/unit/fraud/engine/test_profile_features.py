@@ -19,7 +19,9 @@ from riskstream.events import (
     PromoApplied,
 )
 from riskstream.fraud.decision import Decision
+from riskstream.fraud.topology import fraud_topology
 from riskstream.services.replay import replay_records
+from riskstream.testing import TestDriver
 from tests.fraud_support.scenarios import DAY, START, as_records, checkout
 
 S = 1_000
@@ -256,3 +258,16 @@ def test_failed_logins_and_promo_counts() -> None:
     assert f["user.promo_uses_24h"] == 3
     assert f["device.promo_uses_24h"] == 3
     assert "ato.credential_stuffing" in {r.rule for r in decision.reasons}
+
+
+def test_an_event_from_the_far_future_is_dead_lettered_not_folded() -> None:
+    topology = fraud_topology()
+    driver = TestDriver(topology, start_time=START)
+    future = _login("u", START + 2 * DAY)
+    records = as_records([future])
+    driver.pipe(records[0].topic, records[0].value, key=records[0].key, timestamp=START)
+    dead = driver.dead_letters("events.login")
+    assert len(dead) == 1
+    reason = dict(dead[0].headers)
+    assert any(b"ahead of processing time" in value for value in reason.values())
+    assert driver.state("profile", b"u") is None
