@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from riskstream.cli.dlq import dlq_app
+from riskstream.cli.fraud_commands import backtest, train
 from riskstream.cli.rules import lists_app, rules_app
 from riskstream.cli.simulate import simulate
 from riskstream.cli.worker import worker
@@ -30,6 +31,8 @@ app.add_typer(rules_app, name="rules")
 app.add_typer(lists_app, name="lists")
 app.command()(worker)
 app.command()(simulate)
+app.command()(train)
+app.command()(backtest)
 console = Console(stderr=True)
 
 LogOption = typer.Option(

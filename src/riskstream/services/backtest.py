@@ -40,7 +40,9 @@ from riskstream.fraud.rules import Action, RuleSet
 from riskstream.fraud.topology import DECISIONS_TOPIC
 from riskstream.log.port import EventLog
 from riskstream.services.history import read_history, read_topic
+from riskstream.services.hotreload import wall_clock_ms
 from riskstream.services.labels import read_labels
+from riskstream.services.lists import LISTS_TOPIC, read_list_entries
 from riskstream.services.replay import ReplayStats, replay_records
 
 __all__ = [
@@ -528,10 +530,15 @@ def run_backtest(
     ``progress(records replayed, records in total)`` is called every few thousand records.
     """
     engine = engine or FeatureEngine()
-    policy = StaticPolicy(
-        ActivePolicy(rules, thresholds=thresholds or Thresholds(), champion=model)
-    )
     present = set(log.admin.list_topics())
+    policy = StaticPolicy(
+        ActivePolicy(
+            rules,
+            published_lists(log, present),
+            thresholds=thresholds or Thresholds(),
+            champion=model,
+        )
+    )
     records = read_history(log, [topic for topic in ACTIVITY_TOPICS if topic in present])
     labels = read_labels(log)
     stats = ReplayStats()
@@ -570,3 +577,16 @@ def run_backtest(
             undecodable_production=0 if found is None else found[1],
         ),
     )
+
+
+def published_lists(log: EventLog, present: set[str]) -> dict[str, frozenset[str]]:
+    """The block and allow lists as published now (entries still in force), read without
+    creating anything: a log without the lists topic has empty lists."""
+    if LISTS_TOPIC not in present:
+        return {}
+    now = wall_clock_ms()
+    lists: dict[str, set[str]] = {}
+    for entry in read_list_entries(log):
+        if entry.active(now):
+            lists.setdefault(entry.list_ref, set()).add(entry.value)
+    return {name: frozenset(values) for name, values in lists.items()}

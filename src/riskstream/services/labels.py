@@ -63,9 +63,7 @@ class Labels:
             seen = times.get(transaction)
             if seen is None or when < seen:
                 times[transaction] = when
-        return Labels(
-            times, self.events + other.events, self.undecodable + other.undecodable
-        )
+        return Labels(times, self.events + other.events, self.undecodable + other.undecodable)
 
 
 class LabelSource(Protocol):

@@ -49,6 +49,7 @@ from riskstream.services.replay import ReplayStats, replay_records
 __all__ = [
     "ReplayProgress",
     "TrainingRun",
+    "check_periods",
     "labeled_rows",
     "model_metadata",
     "publish_trained",
@@ -94,6 +95,20 @@ def labeled_rows(
     return rows
 
 
+def check_periods(
+    train_from: int, train_until: int, eval_until: int | None, label_maturity_ms: int
+) -> None:
+    """``ValueError`` unless training has a span and the evaluation follows it."""
+    if label_maturity_ms < 0:
+        raise ValueError(f"the label maturity must not be negative, got {label_maturity_ms}")
+    if train_until - label_maturity_ms <= train_from:
+        raise ValueError(
+            "the training period is empty: --from must be before --until minus the label maturity"
+        )
+    if eval_until is not None and eval_until <= train_until:
+        raise ValueError("--eval-until must be after --until")
+
+
 def train_model(
     log: EventLog,
     *,
@@ -115,15 +130,7 @@ def train_model(
     :class:`~riskstream.fraud.model.TrainingError` when the training period lacks fraud or
     legitimate checkouts.
     """
-    if label_maturity_ms < 0:
-        raise ValueError(f"the label maturity must not be negative, got {label_maturity_ms}")
-    if train_until - label_maturity_ms <= train_from:
-        raise ValueError(
-            "the training period is empty: --from must be before --until minus the label "
-            "maturity"
-        )
-    if eval_until is not None and eval_until <= train_until:
-        raise ValueError("--eval-until must be after --until")
+    check_periods(train_from, train_until, eval_until, label_maturity_ms)
     engine = engine or FeatureEngine()
     present = set(log.admin.list_topics())
     records = read_history(log, [topic for topic in ACTIVITY_TOPICS if topic in present])
@@ -143,7 +150,7 @@ def train_model(
     )
     rows = labeled_rows(decisions, labels.times)
     if progress is not None:
-        progress(stats.events, len(records))
+        progress(len(records), len(records))
     artifact, evaluation = train_and_evaluate(
         rows,
         train_from=train_from,
