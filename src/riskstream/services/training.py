@@ -161,6 +161,7 @@ def train_model(
         created_at=created_at,
         params=params,
         seed=seed,
+        catalogue=engine.catalogue,
     )
     return TrainingRun(artifact, evaluation, len(rows), labels, stats)
 

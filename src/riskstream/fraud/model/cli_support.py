@@ -10,6 +10,8 @@ from riskstream.fraud.model.artifact import ModelArtifact
 from riskstream.fraud.model.dataset import Dataset, LabeledCheckout
 from riskstream.fraud.model.evaluate import DEFAULT_ALERTS_PER_DAY, Evaluation, evaluate
 from riskstream.fraud.model.train import ParamValue, fit
+from riskstream.fraud.rules.catalogue import ValueType
+from riskstream.fraud.rules.expected import EXPECTED_FEATURES
 
 __all__ = ["render_evaluation", "train_and_evaluate"]
 
@@ -25,10 +27,12 @@ def train_and_evaluate(
     created_at: int,
     params: Mapping[str, ParamValue] | None = None,
     seed: int = 0,
+    catalogue: Mapping[str, ValueType] = EXPECTED_FEATURES,
 ) -> tuple[ModelArtifact, Evaluation]:
     """Train on ``[train_from, train_until - label_maturity_ms)`` with the labels known at
     ``train_until``, evaluate on ``[train_until, eval_until)`` with every label, and return
-    the artifact (its metrics are the evaluation's) and the evaluation."""
+    the artifact (its metrics are the evaluation's) and the evaluation. The model reads
+    every non-id feature of ``catalogue`` (the feature engine's, declared ones included)."""
     split = Dataset(rows).split(
         train_until, label_maturity_ms, train_from=train_from, eval_until=eval_until
     )
@@ -38,6 +42,7 @@ def train_and_evaluate(
         label_maturity_ms=label_maturity_ms,
         params=params,
         seed=seed,
+        catalogue=catalogue,
     )
     evaluation = evaluate(model, split.evaluation, alerts_per_day=alerts_per_day)
     artifact = ModelArtifact.from_model(
