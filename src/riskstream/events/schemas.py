@@ -24,9 +24,14 @@ __all__ = [
     "Event",
     "FraudReported",
     "Login",
+    "MfaChallengeIssued",
+    "MfaCompleted",
     "MouseMovement",
     "ProfileUpdated",
     "PromoApplied",
+    "TransactionCancelled",
+    "TransactionPaused",
+    "TransactionReleased",
 ]
 
 SCHEMA_VERSION = 1
@@ -166,3 +171,49 @@ class FraudReported(Event, frozen=True, kw_only=True, tag="fraud_reported"):
     transaction_id: str
     reporter: str = "customer"
     confirmed: bool = True
+
+
+class MfaCompleted(Event, frozen=True, kw_only=True, tag="mfa_completed"):
+    """The outcome of an MFA challenge: a label the engine learns from (failed = fraud)."""
+
+    topic: ClassVar[str] = "events.label"
+    transaction_id: str
+    challenge_id: str
+    passed: bool
+    method: str = "otp"
+
+
+class TransactionPaused(Event, frozen=True, kw_only=True, tag="transaction_paused"):
+    """The Fraud Service held a checkout: it completes only if released."""
+
+    topic: ClassVar[str] = "risk.transactions"
+    transaction_id: str
+    action: str  # the decision's action: challenge | block
+    score: float
+    reasons: tuple[str, ...] = ()
+
+
+class MfaChallengeIssued(Event, frozen=True, kw_only=True, tag="mfa_challenge_issued"):
+    """An MFA challenge was sent to the user for a paused transaction."""
+
+    topic: ClassVar[str] = "risk.transactions"
+    transaction_id: str
+    challenge_id: str
+    channel: str
+    expires_at: int
+
+
+class TransactionReleased(Event, frozen=True, kw_only=True, tag="transaction_released"):
+    """A paused transaction may complete (MFA passed, or an analyst released it)."""
+
+    topic: ClassVar[str] = "risk.transactions"
+    transaction_id: str
+    reason: str
+
+
+class TransactionCancelled(Event, frozen=True, kw_only=True, tag="transaction_cancelled"):
+    """A paused transaction will not complete (blocked, MFA failed or expired)."""
+
+    topic: ClassVar[str] = "risk.transactions"
+    transaction_id: str
+    reason: str

@@ -18,12 +18,25 @@ from riskstream.events.schemas import (
     Event,
     FraudReported,
     Login,
+    MfaChallengeIssued,
+    MfaCompleted,
     MouseMovement,
     ProfileUpdated,
     PromoApplied,
+    TransactionCancelled,
+    TransactionPaused,
+    TransactionReleased,
 )
 
-__all__ = ["ACTIVITY_TOPICS", "DEFAULT_PARTITIONS", "EVENT_TYPES", "TOPIC_EVENTS", "topic_of"]
+__all__ = [
+    "ACTIVITY_TOPICS",
+    "DEFAULT_PARTITIONS",
+    "EVENT_TYPES",
+    "TOPIC_EVENTS",
+    "TRANSACTIONS_TOPIC",
+    "TRANSACTION_EVENT_TYPES",
+    "topic_of",
+]
 
 DEFAULT_PARTITIONS: Final = 8
 
@@ -37,6 +50,16 @@ EVENT_TYPES: Final[tuple[type[Event], ...]] = (
     ProfileUpdated,
     Chargeback,
     FraudReported,
+    MfaCompleted,
+)
+
+#: The Fraud Service's event-sourced transaction lifecycle (keyed by user id).
+TRANSACTIONS_TOPIC: Final = "risk.transactions"
+TRANSACTION_EVENT_TYPES: Final[tuple[type[Event], ...]] = (
+    TransactionPaused,
+    MfaChallengeIssued,
+    TransactionReleased,
+    TransactionCancelled,
 )
 
 
@@ -47,10 +70,13 @@ def _group_by_topic(types: tuple[type[Event], ...]) -> dict[str, tuple[type[Even
     return {topic: tuple(members) for topic, members in grouped.items()}
 
 
-TOPIC_EVENTS: Final = MappingProxyType(_group_by_topic(EVENT_TYPES))
+TOPIC_EVENTS: Final = MappingProxyType(
+    _group_by_topic(EVENT_TYPES) | _group_by_topic(TRANSACTION_EVENT_TYPES)
+)
 """Topic name -> the event kinds it carries."""
 
-ACTIVITY_TOPICS: Final[tuple[str, ...]] = tuple(TOPIC_EVENTS)
+ACTIVITY_TOPICS: Final[tuple[str, ...]] = tuple(_group_by_topic(EVENT_TYPES))
+"""The topics the fraud engine reads: everything users do, and the labels."""
 
 
 def topic_of(event: Event) -> str:
