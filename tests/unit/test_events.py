@@ -9,6 +9,7 @@ from riskstream.errors import EventDecodeError, EventEncodeError
 from riskstream.events import (
     EVENT_TYPES,
     TOPIC_EVENTS,
+    TRANSACTION_EVENT_TYPES,
     AddressChanged,
     Chargeback,
     Checkout,
@@ -16,9 +17,14 @@ from riskstream.events import (
     Event,
     FraudReported,
     Login,
+    MfaChallengeIssued,
+    MfaCompleted,
     MouseMovement,
     ProfileUpdated,
     PromoApplied,
+    TransactionCancelled,
+    TransactionPaused,
+    TransactionReleased,
     codec_for,
 )
 
@@ -56,6 +62,11 @@ SAMPLES: list[Event] = [
     ProfileUpdated(**COMMON, fields=("email",), email_hash="eh"),
     Chargeback(**COMMON, transaction_id="t", amount=99.5, reason_code="10.4"),
     FraudReported(**COMMON, transaction_id="t"),
+    MfaCompleted(**COMMON, transaction_id="t", challenge_id="c", passed=False),
+    TransactionPaused(**COMMON, transaction_id="t", action="challenge", score=61.0),
+    MfaChallengeIssued(**COMMON, transaction_id="t", challenge_id="c", channel="log", expires_at=5),
+    TransactionReleased(**COMMON, transaction_id="t", reason="mfa passed"),
+    TransactionCancelled(**COMMON, transaction_id="t", reason="mfa expired"),
 ]
 
 
@@ -68,8 +79,10 @@ def test_every_event_round_trips_through_its_topic_codec(event: Event) -> None:
 
 
 def test_every_event_type_has_a_sample_and_a_topic() -> None:
-    assert {type(e) for e in SAMPLES} == set(EVENT_TYPES)
-    assert {t for types in TOPIC_EVENTS.values() for t in types} == set(EVENT_TYPES)
+    assert {type(e) for e in SAMPLES} == set(EVENT_TYPES) | set(TRANSACTION_EVENT_TYPES)
+    assert {t for types in TOPIC_EVENTS.values() for t in types} == set(EVENT_TYPES) | set(
+        TRANSACTION_EVENT_TYPES
+    )
 
 
 def test_events_are_frozen_and_keyed_by_user() -> None:
