@@ -51,7 +51,12 @@ class Settings(BaseSettings):
         description="Risk score from which a checkout is blocked. Env: RISKSTREAM_BLOCK_THRESHOLD",
     )
     model_weight: float = Field(
-        100.0,
+        2000.0,
         description="Points of risk score per unit of the champion model's fraud probability. "
         "Env: RISKSTREAM_MODEL_WEIGHT",
+    )
+    api_keys: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="API keys and their scopes (checkout, events, mfa, read, admin, or *), "
+        'as JSON: {"key": ["checkout", "read"]}. Env: RISKSTREAM_API_KEYS',
     )

@@ -1,0 +1,1 @@
+"""The HTTP surface of riskstream: checkout decisions, ingestion, MFA, queries."""
