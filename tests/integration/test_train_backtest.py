@@ -1,7 +1,7 @@
 """`riskstream train` and `riskstream backtest` on simulated traffic in an embedded log:
 a model trained twice is the same model, a backtest twice is the same report to the byte, a
-broken rules file is refused with every error located, and a backtest leaves the log exactly
-as it found it."""
+broken rules file is refused with every error located, a backtest leaves the log exactly
+as it found it, and its thresholds come from the settings or its options."""
 
 from __future__ import annotations
 
@@ -20,10 +20,11 @@ from riskstream.fraud.decision import encode_decision
 from riskstream.fraud.features.engine import FeatureEngine
 from riskstream.fraud.features.spec import FeatureSpecs, default_features
 from riskstream.fraud.model import DAY_MS, ModelArtifact, ModelFeatureMismatch, Scorer
+from riskstream.fraud.policy import Thresholds
 from riskstream.fraud.rules import RuleSet, default_rules_source
 from riskstream.fraud.topology import DECISIONS_TOPIC
 from riskstream.log import EventLog, TopicPartition, TopicSpec, open_log
-from riskstream.services.backtest import encode_report, run_backtest
+from riskstream.services.backtest import SWEEP_CUTOFFS, encode_report, run_backtest
 from riskstream.services.history import read_history
 from riskstream.services.models_registry import MODELS_TOPIC, read_models
 from riskstream.services.replay import replay_records
@@ -113,11 +114,11 @@ def _produce_production_decisions(log: EventLog) -> None:
     assert producer.flush(30) == 0
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", "from riskstream.cli import main; main()", *args],
         cwd=ROOT,
-        env={**os.environ, "COLUMNS": "200"},
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
         capture_output=True,
         text=True,
         timeout=120,
@@ -300,6 +301,103 @@ def test_backtest_twice_is_the_same_report_and_writes_nothing(
     assert all(e["production"] != e["candidate"] for e in diff["examples"])
     replay = report["replay"]
     assert replay["dead_letters"] == 0 and replay["labels"] > 0
+    # decided with the settings' thresholds, which are the shipped ones
+    defaults = Thresholds()
+    assert report["thresholds"] == {
+        "review": defaults.review,
+        "challenge": defaults.challenge,
+        "block": defaults.block,
+        "model_weight": defaults.model_weight,
+        "model_review_from": round(defaults.review / defaults.model_weight, 6),
+        "model_challenge_from": round(defaults.challenge / defaults.model_weight, 6),
+        "model_block_from": round(defaults.block / defaults.model_weight, 6),
+    }
+    # the model alone: the fixed cut-offs, fewer flagged and less recall as they rise
+    sweep = report["model_sweep"]
+    assert sweep["scored"] == report["checkouts"]
+    for rows, frauds in ((sweep["labels"], detection["frauds"]), (sweep["truth"], None)):
+        assert [row["cutoff"] for row in rows] == list(SWEEP_CUTOFFS)
+        flagged = [row["flagged"] for row in rows]
+        assert flagged == sorted(flagged, reverse=True) and flagged[0] > 0
+        recall = [row["recall"] for row in rows]
+        assert recall == sorted(recall, reverse=True) and recall[0] > 0
+        for row in rows:
+            assert row["flagged"] == row["frauds_flagged"] + row["legit_flagged"]
+            assert row["frauds_new"] <= row["frauds_flagged"]
+        if frauds is not None:
+            assert all(row["frauds_flagged"] <= frauds for row in rows)
+
+
+def test_backtest_thresholds_from_options_and_settings(
+    history: History, trained: TrainingRun, tmp_path: Path
+) -> None:
+    """With rules that never fire, the model alone decides: a checkout is challenged (or
+    blocked) exactly when weight x probability reaches the challenge threshold, which is
+    the model sweep's row for the cut-off challenge / weight; blocked from block / weight."""
+    model = tmp_path / "model.bin"
+    model.write_bytes(trained.artifact.to_bytes())
+    silent = tmp_path / "silent.rules"
+    silent.write_text("rule never\n  version 1\n  when checkout.amount < 0\n  score 1\n")
+    log = ("--log", history.url, "--json")
+    period = ("--from", str(DAY4), "--to", str(DAY6), *log)
+    done = _cli(
+        "backtest",
+        *period,
+        "--rules",
+        str(silent),
+        "--model",
+        str(model),
+        "--truth",
+        str(history.truth),
+        "--review",
+        "25",
+        "--challenge",
+        "50",
+        "--block",
+        "250",
+        "--model-weight",
+        "5000",
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["thresholds"] == {
+        "review": 25.0,
+        "challenge": 50.0,
+        "block": 250.0,
+        "model_weight": 5000.0,
+        "model_review_from": 0.005,
+        "model_challenge_from": 0.01,
+        "model_block_from": 0.05,
+    }
+    for detection, sweep in (
+        (report["detection"], report["model_sweep"]["labels"]),
+        (report["truth"]["detection"], report["model_sweep"]["truth"]),
+    ):
+        at = {row["cutoff"]: row for row in sweep}
+        challenged = at[0.01]
+        assert detection["flagged"] == challenged["flagged"] > 0
+        assert detection["frauds_flagged"] == challenged["frauds_flagged"]
+        assert detection["fraud_amount_caught"] == challenged["fraud_amount_caught"]
+        assert detection["legit_flagged"] == challenged["legit_flagged"]
+        assert challenged["frauds_new"] == 0  # the decisions flagged every one of them
+        assert detection["reviewed"] == at[0.005]["flagged"] - challenged["flagged"]
+    actions = {a["action"]: a for a in report["actions"]}
+    blocked = next(row for row in report["model_sweep"]["labels"] if row["cutoff"] == 0.05)
+    assert actions["block"]["checkouts"] == blocked["flagged"] > 0
+    assert actions["block"]["frauds"] == blocked["frauds_flagged"]
+
+    # Without options, the settings decide; an option replaces just its own.
+    env = {"RISKSTREAM_MODEL_WEIGHT": "250", "RISKSTREAM_BLOCK_THRESHOLD": "95"}
+    configured = _cli("backtest", "--to", str(DAY1), *log, "--challenge", "70", env=env)
+    assert configured.returncode == 0, configured.stderr
+    thresholds = json.loads(configured.stdout)["thresholds"]
+    assert (thresholds["review"], thresholds["challenge"], thresholds["block"]) == (30, 70, 95)
+    assert thresholds["model_weight"] == 250.0
+
+    disordered = _cli("backtest", *period, "--review", "70", "--challenge", "60")
+    assert disordered.returncode == 2
+    assert "review <= challenge <= block" in disordered.stderr
+    assert disordered.stdout == ""
 
 
 def test_backtest_refuses_a_broken_rules_file(history: History, tmp_path: Path) -> None:

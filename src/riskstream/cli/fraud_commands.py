@@ -36,16 +36,20 @@ from riskstream.fraud.model import (
     TrainingError,
     render_evaluation,
 )
+from riskstream.fraud.policy import Thresholds
 from riskstream.fraud.rules import RuleError, RuleSet, RuleSetError, default_rule_set
 from riskstream.log import EventLog, open_log
 from riskstream.services.backtest import (
     BacktestReport,
+    CutoffStats,
     Detection,
     ProductionDiff,
     ScenarioStats,
+    ScoreThresholds,
     encode_report,
     run_backtest,
 )
+from riskstream.services.engine_config import thresholds_from
 from riskstream.services.fraud_app import EXPLAIN_ABOVE
 from riskstream.services.hotreload import wall_clock_ms
 from riskstream.services.lists import parse_ttl
@@ -82,6 +86,24 @@ RulesOption = typer.Option(
 ModelOption = typer.Option(None, "--model", help="A model artifact to decide with, as champion.")
 TruthOption = typer.Option(
     None, "--truth", help="A simulator ground-truth JSONL file, to measure against."
+)
+ReviewOption = typer.Option(
+    None, "--review", help="Risk score from which to review (default: RISKSTREAM_REVIEW_THRESHOLD)."
+)
+ChallengeOption = typer.Option(
+    None,
+    "--challenge",
+    help="Risk score from which to challenge (default: RISKSTREAM_CHALLENGE_THRESHOLD).",
+)
+BlockOption = typer.Option(
+    None, "--block", help="Risk score from which to block (default: RISKSTREAM_BLOCK_THRESHOLD)."
+)
+ModelWeightOption = typer.Option(
+    None,
+    "--model-weight",
+    min=0.0,
+    help="Risk score points per unit of the model's fraud probability "
+    "(default: RISKSTREAM_MODEL_WEIGHT).",
 )
 
 
@@ -346,6 +368,23 @@ def _truth(file: Path | None) -> list[GroundTruth] | None:
         raise _fail(f"cannot read ground truth {file}: {exc}") from exc
 
 
+def _thresholds(
+    review: float | None, challenge: float | None, block: float | None, weight: float | None
+) -> Thresholds:
+    """The settings' thresholds with the options given in their place; exit 2 out of order."""
+    configured = thresholds_from(Settings())
+    try:
+        return Thresholds(
+            review=configured.review if review is None else review,
+            challenge=configured.challenge if challenge is None else challenge,
+            block=configured.block if block is None else block,
+            model_weight=configured.model_weight if weight is None else weight,
+            alert_at=configured.alert_at,
+        )
+    except ValueError as exc:
+        raise _fail(f"--review, --challenge, --block: {exc}") from exc
+
+
 def backtest(
     start: str | None = typer.Option(
         None, "--from", help=f"First checkout time ({_INSTANT}); default: the log's start."
@@ -356,19 +395,24 @@ def backtest(
     rules_file: Path | None = RulesOption,
     model_file: Path | None = ModelOption,
     truth_file: Path | None = TruthOption,
+    review: float | None = ReviewOption,
+    challenge: float | None = ChallengeOption,
+    block: float | None = BlockOption,
+    model_weight: float | None = ModelWeightOption,
     examples: int = typer.Option(
         20, "--examples", min=0, help="How many changed checkouts to list."
     ),
     log_url: str | None = LogOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Decide history again with candidate rules (and model): precision, recall, fraud
-    amount caught against the labels, and what changes against production's decisions.
-    Writes nothing to the log."""
+    """Decide history again with candidate rules (and model) and thresholds: precision,
+    recall, fraud amount caught against the labels, the model alone swept over probability
+    cut-offs, and what changes against production's decisions. Writes nothing to the log."""
     start_ms = _maybe_instant(start, "--from")
     end_ms = _maybe_instant(end, "--to")
     if start_ms is not None and end_ms is not None and end_ms <= start_ms:
         raise _fail("--to must be after --from")
+    thresholds = _thresholds(review, challenge, block, model_weight)
     engine = FeatureEngine()
     rules = _rules(rules_file, engine, as_json=as_json)
     model = _model(model_file, engine)
@@ -381,6 +425,7 @@ def backtest(
                 rules=rules,
                 model=model,
                 engine=engine,
+                thresholds=thresholds,
                 start_ms=start_ms,
                 end_ms=end_ms,
                 truth=truth,
@@ -399,8 +444,8 @@ def backtest(
 # -- rendering a backtest --------------------------------------------------------------------
 
 
-def _share(value: float | None) -> str:
-    return "-" if value is None else f"{value * 100:.1f} %"
+def _share(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value * 100:.{digits}f} %"
 
 
 def _ratio(value: float | None) -> str:
@@ -441,6 +486,8 @@ def _render_report(report: BacktestReport) -> None:
             f"model {models}"
         )
     )
+    if report.thresholds is not None:
+        out.print(Text(_thresholds_line(report.thresholds, model=bool(report.model_versions))))
     out.print(_quality_table(report))
     actions = _columns(Table(title="by action"), "action", "checkouts", "labelled fraud", "amount")
     for count in report.actions:
@@ -458,6 +505,11 @@ def _render_report(report: BacktestReport) -> None:
         out.print(rules)
     if report.truth is not None:
         out.print(_scenario_table(report.truth.scenarios))
+    if report.model_sweep is not None:
+        sweep = report.model_sweep
+        out.print(_sweep_table("model alone, against labels", sweep.labels))
+        if sweep.truth is not None:
+            out.print(_sweep_table("model alone, against ground truth", sweep.truth))
     if report.production is None:
         out.print(Text("no production decisions on the log (risk.decisions): no comparison"))
     else:
@@ -473,6 +525,50 @@ def _quality_table(report: BacktestReport) -> Table:
     for index, (name, value) in enumerate(columns[0]):
         quality.add_row(name, value, *(column[index][1] for column in columns[1:]))
     return quality
+
+
+def _thresholds_line(t: ScoreThresholds, *, model: bool) -> str:
+    line = (
+        f"thresholds: review {t.review:g}, challenge {t.challenge:g}, block {t.block:g}; "
+        f"score = rules + {t.model_weight:g} x model probability"
+    )
+    if not model:
+        return line
+    reached = [
+        f"{action} from p >= {cutoff:g}"
+        for action, cutoff in (
+            ("review", t.model_review_from),
+            ("challenge", t.model_challenge_from),
+            ("block", t.model_block_from),
+        )
+        if cutoff is not None
+    ]
+    return f"{line}; the model alone: {', '.join(reached) or 'no action'}"
+
+
+def _sweep_table(title: str, cutoffs: list[CutoffStats]) -> Table:
+    """One row per cut-off; "frauds added" are those the candidate's decisions let through."""
+    table = _columns(
+        Table(title=title),
+        "p >=",
+        "flagged",
+        "precision",
+        "recall",
+        "fraud amount caught",
+        "legitimate flagged",
+        "frauds added",
+    )
+    for c in cutoffs:
+        table.add_row(
+            f"{c.cutoff:g}",
+            f"{c.flagged:,}",
+            _ratio(c.precision),
+            _ratio(c.recall),
+            f"{c.fraud_amount_caught:,.2f} ({_share(c.fraud_amount_share)})",
+            f"{c.legit_flagged:,} ({_share(c.legit_flagged_share, 2)})",
+            f"{c.frauds_new:,}",
+        )
+    return table
 
 
 def _scenario_table(scenarios: list[ScenarioStats]) -> Table:

@@ -39,7 +39,7 @@ class Thresholds:
     review: float = 30.0
     challenge: float = 60.0
     block: float = 90.0
-    model_weight: float = 100.0
+    model_weight: float = 2000.0
     alert_at: Action = Action.CHALLENGE
 
     def __post_init__(self) -> None:

@@ -16,7 +16,12 @@ decisions:
 * against **production**: what ``risk.decisions`` decided for the same checkouts, as counts
   per (production action → candidate action) and the most changed checkouts;
 * against a simulator's **ground truth**, when there is one: labels cover only part of the
-  fraud, the truth covers all of it, per scenario.
+  fraud, the truth covers all of it, per scenario;
+* the champion model on its own, when there is one: a **model sweep** flags each checkout
+  whose fraud probability reaches a cut-off, for a fixed list of cut-offs, and measures that
+  against the labels and the truth. It tells how far the model could go before the
+  thresholds say how far it does: with no rule firing, the model alone reaches an action
+  from probability ``threshold / model_weight`` (``thresholds.model_challenge_from``).
 
 The report is deterministic: checkouts are put in one order (checkout time, transaction id)
 before anything is added up, every list is sorted, and nothing in it reads a clock, so the
@@ -27,7 +32,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Final, Protocol
 
 import msgspec
@@ -47,14 +52,18 @@ from riskstream.services.replay import ReplayStats, replay_records
 
 __all__ = [
     "FLAGGED_ACTIONS",
+    "SWEEP_CUTOFFS",
     "ActionCount",
     "BacktestReport",
     "ChangedCheckout",
+    "CutoffStats",
     "Detection",
+    "ModelSweep",
     "ProductionDiff",
     "ReplaySummary",
     "RuleStats",
     "ScenarioStats",
+    "ScoreThresholds",
     "Transition",
     "TrueOutcome",
     "TruthReport",
@@ -70,6 +79,10 @@ _REVIEW: Final = Action.REVIEW.value
 _NONE: Final = "none"  # the "production action" of a checkout production never decided
 _SEVERITY: Final = {action.value: action.severity for action in Action}
 _LEGIT_SCENARIO: Final = "legit"
+
+#: The model sweep's probability cut-offs. Fraud models are trained on a rare class, so their
+#: probabilities sit near the labelled base rate: the interesting cut-offs are small ones.
+SWEEP_CUTOFFS: Final = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5)
 
 
 class TrueOutcome(Protocol):
@@ -199,6 +212,69 @@ class TruthReport(msgspec.Struct, frozen=True, kw_only=True):
     scenarios: list[ScenarioStats]
 
 
+class ScoreThresholds(msgspec.Struct, frozen=True, kw_only=True):
+    """The thresholds the candidate decided with, and the fraud probability from which the
+    champion alone (no rule firing) reaches each action: ``threshold / model_weight``,
+    ``None`` when no probability reaches it."""
+
+    review: float
+    challenge: float
+    block: float
+    model_weight: float
+    model_review_from: float | None
+    model_challenge_from: float | None
+    model_block_from: float | None
+
+    @classmethod
+    def of(cls, thresholds: Thresholds) -> ScoreThresholds:
+        def reached_from(threshold: float) -> float | None:
+            weight = thresholds.model_weight
+            if threshold <= 0:
+                return 0.0
+            if weight <= 0 or threshold > weight:
+                return None
+            return round(threshold / weight, 6)
+
+        return cls(
+            review=thresholds.review,
+            challenge=thresholds.challenge,
+            block=thresholds.block,
+            model_weight=thresholds.model_weight,
+            model_review_from=reached_from(thresholds.review),
+            model_challenge_from=reached_from(thresholds.challenge),
+            model_block_from=reached_from(thresholds.block),
+        )
+
+
+class CutoffStats(msgspec.Struct, frozen=True, kw_only=True):
+    """The model alone flagging every checkout of probability ``cutoff`` or more.
+
+    ``frauds_new`` of the frauds it flags were not flagged by the candidate's decisions:
+    what the model could add to them.
+    """
+
+    cutoff: float
+    flagged: int
+    frauds_flagged: int
+    frauds_new: int
+    precision: float | None
+    recall: float | None
+    fraud_amount_caught: float
+    fraud_amount_share: float | None
+    legit_flagged: int
+    legit_flagged_share: float | None
+
+
+class ModelSweep(msgspec.Struct, frozen=True, kw_only=True):
+    """The champion's probabilities swept over cut-offs (ascending), against the labels and,
+    when there is one, the ground truth (on the checkouts it covers). ``scored`` checkouts
+    carry a champion probability; the others are left out."""
+
+    scored: int
+    labels: list[CutoffStats]
+    truth: list[CutoffStats] | None = None
+
+
 class ReplaySummary(msgspec.Struct, frozen=True, kw_only=True):
     """What the backtest read: events replayed, records dead-lettered in the replay, the
     labelled transactions on the log, and records that did not decode (skipped)."""
@@ -223,6 +299,8 @@ class BacktestReport(msgspec.Struct, frozen=True, kw_only=True):
     detection: Detection
     actions: list[ActionCount]
     rules: list[RuleStats]
+    thresholds: ScoreThresholds | None = None
+    model_sweep: ModelSweep | None = None
     production: ProductionDiff | None = None
     truth: TruthReport | None = None
     replay: ReplaySummary | None = None
@@ -248,15 +326,20 @@ def compute_report(
     period_start: int | None = None,
     period_end: int | None = None,
     examples: int = 20,
+    thresholds: Thresholds | None = None,
+    cutoffs: Iterable[float] = SWEEP_CUTOFFS,
 ) -> BacktestReport:
     """Measure the candidate's ``decisions`` against ``labels`` (the transaction ids
     labelled fraud - a mapping to label times will do), and against ``production`` and
-    ``truth`` when given.
+    ``truth`` when given; ``thresholds`` (what the decisions were made with) are reported
+    as they are. When the decisions carry a champion probability, the model is swept over
+    ``cutoffs``.
 
     A transaction decided twice counts once (its first decision by checkout time). Of
     production's decisions, a later one for a transaction replaces an earlier one.
     """
     candidate = _ordered(decisions)
+    outcomes = None if truth is None else _outcomes(truth)
 
     def labelled(decision: Decision) -> bool:
         return decision.transaction_id in labels
@@ -271,10 +354,12 @@ def compute_report(
         detection=_detection(candidate, labelled),
         actions=_actions(candidate, labelled),
         rules=_rules(candidate, labelled),
+        thresholds=None if thresholds is None else ScoreThresholds.of(thresholds),
+        model_sweep=_model_sweep(candidate, labelled, outcomes, sorted(set(cutoffs))),
         production=None
         if production is None
         else _production_diff(candidate, production, labelled, examples),
-        truth=None if truth is None else _truth_report(candidate, truth, labels),
+        truth=None if outcomes is None else _truth_report(candidate, outcomes, labels),
     )
 
 
@@ -438,12 +523,16 @@ def _severity(decision: Decision) -> int:
     return _SEVERITY.get(decision.action, 0)
 
 
-def _truth_report(
-    candidate: Sequence[Decision], truth: Iterable[TrueOutcome], labels: Collection[str]
-) -> TruthReport:
+def _outcomes(truth: Iterable[TrueOutcome]) -> dict[str, TrueOutcome]:
     outcomes: dict[str, TrueOutcome] = {}
     for outcome in truth:
         outcomes[outcome.transaction_id] = outcome
+    return outcomes
+
+
+def _truth_report(
+    candidate: Sequence[Decision], outcomes: Mapping[str, TrueOutcome], labels: Collection[str]
+) -> TruthReport:
     known = [d for d in candidate if d.transaction_id in outcomes]
 
     def really_fraud(decision: Decision) -> bool:
@@ -476,6 +565,52 @@ def _truth_report(
         unknown=len(candidate) - len(known),
         detection=_detection(known, really_fraud),
         scenarios=scenarios,
+    )
+
+
+def _model_sweep(
+    candidate: Sequence[Decision],
+    is_fraud: Callable[[Decision], bool],
+    outcomes: Mapping[str, TrueOutcome] | None,
+    cutoffs: Sequence[float],
+) -> ModelSweep | None:
+    scored = [(d, d.model.probability) for d in candidate if d.model is not None]
+    if not scored:
+        return None
+    truth = None
+    if outcomes is not None:
+        known = [(d, p) for d, p in scored if d.transaction_id in outcomes]
+        truth = [
+            _cutoff_stats(known, lambda d: outcomes[d.transaction_id].is_fraud, cutoff)
+            for cutoff in cutoffs
+        ]
+    return ModelSweep(
+        scored=len(scored),
+        labels=[_cutoff_stats(scored, is_fraud, cutoff) for cutoff in cutoffs],
+        truth=truth,
+    )
+
+
+def _cutoff_stats(
+    scored: Sequence[tuple[Decision, float]], is_fraud: Callable[[Decision], bool], cutoff: float
+) -> CutoffStats:
+    fraud = [d for d, _ in scored if is_fraud(d)]
+    flagged = [d for d, probability in scored if probability >= cutoff]
+    caught = [d for d in flagged if is_fraud(d)]
+    fraud_amount = _money(d.amount for d in fraud)
+    caught_amount = _money(d.amount for d in caught)
+    legit_flagged = len(flagged) - len(caught)
+    return CutoffStats(
+        cutoff=cutoff,
+        flagged=len(flagged),
+        frauds_flagged=len(caught),
+        frauds_new=sum(1 for d in caught if d.action not in FLAGGED_ACTIONS),
+        precision=_ratio(len(caught), len(flagged)),
+        recall=_ratio(len(caught), len(fraud)),
+        fraud_amount_caught=caught_amount,
+        fraud_amount_share=_ratio(caught_amount, fraud_amount),
+        legit_flagged=legit_flagged,
+        legit_flagged_share=_ratio(legit_flagged, len(scored) - len(fraud)),
     )
 
 
@@ -530,12 +665,13 @@ def run_backtest(
     ``progress(records replayed, records in total)`` is called every few thousand records.
     """
     engine = engine or FeatureEngine()
+    thresholds = thresholds or Thresholds()
     present = set(log.admin.list_topics())
     policy = StaticPolicy(
         ActivePolicy(
             rules,
             published_lists(log, present),
-            thresholds=thresholds or Thresholds(),
+            thresholds=thresholds,
             champion=model,
         )
     )
@@ -565,6 +701,7 @@ def run_backtest(
         period_start=start_ms,
         period_end=end_ms,
         examples=examples,
+        thresholds=thresholds,
     )
     return msgspec.structs.replace(
         report,

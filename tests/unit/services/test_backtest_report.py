@@ -9,12 +9,16 @@ import msgspec
 import pytest
 
 from riskstream.fraud.decision import Decision, ModelVerdict, RuleReason
+from riskstream.fraud.policy import Thresholds
 from riskstream.services.backtest import (
+    SWEEP_CUTOFFS,
     ActionCount,
     ChangedCheckout,
+    CutoffStats,
     Detection,
     RuleStats,
     ScenarioStats,
+    ScoreThresholds,
     Transition,
     compute_report,
     encode_report,
@@ -37,6 +41,7 @@ def decision(
     shadow: tuple[str, ...] = (),
     score: float = 0.0,
     model: str | None = None,
+    probability: float = 0.5,
 ) -> Decision:
     return Decision(
         transaction_id=txid,
@@ -54,7 +59,7 @@ def decision(
         faults=[],
         model=None
         if model is None
-        else ModelVerdict(version=model, probability=0.5, contributions=[]),
+        else ModelVerdict(version=model, probability=probability, contributions=[]),
         challenger=None,
         rules_version="rules-v1",
         lists_version="",
@@ -336,3 +341,179 @@ def test_nothing_to_measure_gives_no_ratios() -> None:
 def test_model_versions_are_reported(model: str | None) -> None:
     report = compute_report([decision("t1", "allow", 1.0, model=model)], set())
     assert report.model_versions == ([model] if model else [])
+    assert (report.model_sweep is not None) == (model is not None)
+
+
+# The champion's probabilities: labelled fraud s1, s2, s6; the truth also knows s3 is fraud
+# (unreported) and does not cover s7; s8 was decided without a model.
+SCORED = [
+    decision("s1", "block", 100.0, minute=1, model="m", probability=0.6),
+    decision("s2", "allow", 40.0, minute=2, model="m", probability=0.3),
+    decision("s3", "allow", 25.0, minute=3, model="m", probability=0.05),
+    decision("s4", "challenge", 10.0, minute=4, model="m", probability=0.02),
+    decision("s5", "allow", 5.0, minute=5, model="m", probability=0.005),
+    decision("s6", "allow", 8.0, minute=6, model="m", probability=0.001),
+    decision("s7", "review", 12.0, minute=7, model="m", probability=0.01),
+    decision("s8", "allow", 1000.0, minute=8),
+]
+SCORED_LABELS = {"s1", "s2", "s6", "s8"}
+SCORED_TRUTH = [
+    Truth("s1", "account_takeover", True),
+    Truth("s2", "bot_checkout", True),
+    Truth("s3", "promo_abuse", True),
+    Truth("s4", "legit", False),
+    Truth("s5", "legit", False),
+    Truth("s6", "card_testing", True),
+    Truth("s8", "account_takeover", True),
+]
+CUTOFFS = (0.5, 0.01, 0.9, 0.1, 0.01)  # unsorted, one twice
+
+
+def test_the_model_sweep_against_labels_and_truth() -> None:
+    sweep = compute_report(SCORED, SCORED_LABELS, truth=SCORED_TRUTH, cutoffs=CUTOFFS).model_sweep
+    assert sweep is not None
+    assert sweep.scored == 7  # s8 has no probability: in neither figure
+    # labels: frauds s1 s2 s6 (148.0), legitimate s3 s4 s5 s7; a cut-off includes its value
+    assert sweep.labels == [
+        CutoffStats(
+            cutoff=0.01,
+            flagged=5,  # s1 s2 s3 s4 s7
+            frauds_flagged=2,
+            frauds_new=1,  # s2: allowed by the decisions
+            precision=0.4,
+            recall=0.666667,
+            fraud_amount_caught=140.0,
+            fraud_amount_share=0.945946,
+            legit_flagged=3,
+            legit_flagged_share=0.75,
+        ),
+        CutoffStats(
+            cutoff=0.1,
+            flagged=2,
+            frauds_flagged=2,
+            frauds_new=1,
+            precision=1.0,
+            recall=0.666667,
+            fraud_amount_caught=140.0,
+            fraud_amount_share=0.945946,
+            legit_flagged=0,
+            legit_flagged_share=0.0,
+        ),
+        CutoffStats(
+            cutoff=0.5,
+            flagged=1,
+            frauds_flagged=1,
+            frauds_new=0,  # s1 was blocked already
+            precision=1.0,
+            recall=0.333333,
+            fraud_amount_caught=100.0,
+            fraud_amount_share=0.675676,
+            legit_flagged=0,
+            legit_flagged_share=0.0,
+        ),
+        CutoffStats(
+            cutoff=0.9,
+            flagged=0,
+            frauds_flagged=0,
+            frauds_new=0,
+            precision=None,
+            recall=0.0,
+            fraud_amount_caught=0.0,
+            fraud_amount_share=0.0,
+            legit_flagged=0,
+            legit_flagged_share=0.0,
+        ),
+    ]
+    # truth, on s1-s6: frauds s1 s2 s3 s6 (173.0), legitimate s4 s5
+    assert sweep.truth == [
+        CutoffStats(
+            cutoff=0.01,
+            flagged=4,
+            frauds_flagged=3,
+            frauds_new=2,  # s2 and s3
+            precision=0.75,
+            recall=0.75,
+            fraud_amount_caught=165.0,
+            fraud_amount_share=0.953757,
+            legit_flagged=1,
+            legit_flagged_share=0.5,
+        ),
+        CutoffStats(
+            cutoff=0.1,
+            flagged=2,
+            frauds_flagged=2,
+            frauds_new=1,
+            precision=1.0,
+            recall=0.5,
+            fraud_amount_caught=140.0,
+            fraud_amount_share=0.809249,
+            legit_flagged=0,
+            legit_flagged_share=0.0,
+        ),
+        CutoffStats(
+            cutoff=0.5,
+            flagged=1,
+            frauds_flagged=1,
+            frauds_new=0,
+            precision=1.0,
+            recall=0.25,
+            fraud_amount_caught=100.0,
+            fraud_amount_share=0.578035,
+            legit_flagged=0,
+            legit_flagged_share=0.0,
+        ),
+        CutoffStats(
+            cutoff=0.9,
+            flagged=0,
+            frauds_flagged=0,
+            frauds_new=0,
+            precision=None,
+            recall=0.0,
+            fraud_amount_caught=0.0,
+            fraud_amount_share=0.0,
+            legit_flagged=0,
+            legit_flagged_share=0.0,
+        ),
+    ]
+
+
+def test_the_sweep_uses_the_fixed_cutoffs_and_is_deterministic() -> None:
+    report = compute_report(SCORED, SCORED_LABELS)
+    assert report.model_sweep is not None and report.model_sweep.truth is None
+    assert [c.cutoff for c in report.model_sweep.labels] == list(SWEEP_CUTOFFS)
+    assert list(SWEEP_CUTOFFS) == sorted(SWEEP_CUTOFFS)
+    first = encode_report(compute_report(SCORED, SCORED_LABELS, truth=SCORED_TRUTH))
+    rng = random.Random(3)
+    for _ in range(5):
+        scored, truth = SCORED[:], SCORED_TRUTH[:]
+        rng.shuffle(scored)
+        rng.shuffle(truth)
+        assert encode_report(compute_report(scored, set(SCORED_LABELS), truth=truth)) == first
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "review_from", "challenge_from", "block_from"),
+    [
+        (Thresholds(review=30, challenge=60, block=90, model_weight=2000), 0.015, 0.03, 0.045),
+        (Thresholds(review=30, challenge=60, block=90, model_weight=60), 0.5, 1.0, None),
+        (Thresholds(review=30, challenge=60, block=90, model_weight=0), None, None, None),
+        (Thresholds(review=0, challenge=60, block=90, model_weight=300), 0.0, 0.2, 0.3),
+    ],
+)
+def test_the_thresholds_and_what_the_model_alone_reaches(
+    thresholds: Thresholds,
+    review_from: float | None,
+    challenge_from: float | None,
+    block_from: float | None,
+) -> None:
+    report = compute_report(SCORED, SCORED_LABELS, thresholds=thresholds)
+    assert report.thresholds == ScoreThresholds(
+        review=thresholds.review,
+        challenge=thresholds.challenge,
+        block=thresholds.block,
+        model_weight=thresholds.model_weight,
+        model_review_from=review_from,
+        model_challenge_from=challenge_from,
+        model_block_from=block_from,
+    )
+    assert compute_report(SCORED, SCORED_LABELS).thresholds is None
