@@ -45,16 +45,16 @@ _DELIVERY = typer.Option(
 
 
 def load_topology(spec: str, log: EventLog | None = None) -> Topology:
-    """``package.module:function`` → the topology that function returns. A factory that
-    takes one argument is given the event log (to follow published rules and models)."""
+    """``package.module:function`` → the topology that function returns. A factory with a
+    ``log`` parameter is given the event log (to follow published rules and models)."""
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
         raise ConfigError(f"--topology needs 'module:function', got {spec!r}")
     factory = getattr(importlib.import_module(module_name), attribute, None)
     if not callable(factory):
         raise ConfigError(f"{spec!r} does not name a function")
-    takes_log = bool(inspect.signature(factory).parameters)
-    topology = factory(log) if takes_log else factory()
+    takes_log = "log" in inspect.signature(factory).parameters
+    topology = factory(log=log) if takes_log else factory()
     if not isinstance(topology, Topology):
         raise ConfigError(f"{spec!r} returned {type(topology).__name__}, not a Topology")
     return topology
