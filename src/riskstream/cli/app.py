@@ -11,7 +11,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from riskstream.cli.dlq import dlq_app
+from riskstream.cli.export import export
 from riskstream.cli.fraud_commands import backtest, train
+from riskstream.cli.offers import offers
 from riskstream.cli.rules import lists_app, rules_app
 from riskstream.cli.simulate import simulate
 from riskstream.cli.worker import worker
@@ -33,6 +35,8 @@ app.command()(worker)
 app.command()(simulate)
 app.command()(train)
 app.command()(backtest)
+app.command()(offers)
+app.command()(export)
 console = Console(stderr=True)
 
 LogOption = typer.Option(
