@@ -13,6 +13,7 @@ from rich.table import Table
 from riskstream.cli.dlq import dlq_app
 from riskstream.cli.export import export
 from riskstream.cli.fraud_commands import backtest, train
+from riskstream.cli.fraud_service import fraud_service
 from riskstream.cli.offers import offers
 from riskstream.cli.rules import lists_app, rules_app
 from riskstream.cli.simulate import simulate
@@ -37,6 +38,7 @@ app.command()(train)
 app.command()(backtest)
 app.command()(offers)
 app.command()(export)
+app.command("fraud-service")(fraud_service)
 console = Console(stderr=True)
 
 LogOption = typer.Option(

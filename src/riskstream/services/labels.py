@@ -1,19 +1,23 @@
 """Fraud labels from the log: which transactions turned out to be fraud, and since when.
 
-A label is evidence that a checkout was fraud, arriving after it: today a ``Chargeback``
-or a confirmed ``FraudReported`` on ``events.label``. What training and backtests need is
-the *first* label time per transaction (training at ``T`` may only use labels that had
-arrived by ``T``)::
+A label is evidence that a checkout was fraud, arriving after it: a ``Chargeback``, a
+confirmed ``FraudReported`` or a failed MFA challenge (``MfaCompleted``, ``passed=False``) on
+``events.label``. What training and backtests need is the *first* label time per transaction
+(training at ``T`` may only use labels that had arrived by ``T``)::
 
     labels = read_labels(log)
     labels.times["tx-7"]        # event time of its first label; absent: never labelled
+    labels.cleared["tx-9"]      # the customer passed the MFA challenge then
 
 Each kind of evidence is a :class:`LabelSource` - the topics it reads and what it finds in
-their records - and the sources' findings merge by earliest time. That is where more
-evidence joins: the outcomes of MFA challenges (a customer denying a payment), once the
-Fraud Service records them, become one more source in :data:`DEFAULT_SOURCES`, and every
-caller picks them up. Reading goes through :func:`~riskstream.services.history.read_topic`:
-no consumer group, nothing committed.
+their records - and the sources' findings merge by earliest time; every caller uses
+:data:`DEFAULT_SOURCES`. Reading goes through
+:func:`~riskstream.services.history.read_topic`: no consumer group, nothing committed.
+
+A *passed* MFA challenge is not a label, and training does not treat it as one: the
+checkout stays what an unlabelled checkout is - legitimate - unless fraud evidence arrives
+later (a stolen phone passes MFA too; a chargeback then still labels the checkout, at its
+own time). :attr:`Labels.cleared` keeps those outcomes apart, for reports on challenges.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Final, Protocol
 
 from riskstream.errors import EventDecodeError
-from riskstream.events import Chargeback, FraudReported, codec_for
+from riskstream.events import Chargeback, FraudReported, MfaCompleted, codec_for
 from riskstream.fraud.model import first_label_times
 from riskstream.log.port import EventLog
 from riskstream.log.records import Record
@@ -32,38 +36,51 @@ from riskstream.services.history import read_topic
 __all__ = [
     "DEFAULT_SOURCES",
     "LABEL_TOPIC",
+    "MFA_OUTCOMES",
     "REPORTED_FRAUD",
     "LabelSource",
     "Labels",
+    "MfaOutcomes",
     "ReportedFraud",
     "collect_labels",
     "read_labels",
 ]
 
 LABEL_TOPIC: Final = Chargeback.topic
-"""Where chargebacks and fraud reports arrive (``events.label``)."""
+"""Where chargebacks, fraud reports and MFA outcomes arrive (``events.label``)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Labels:
     """Transaction id → event time of its first label; ``events`` label events were read
-    and ``undecodable`` records were skipped (bad input is counted, never fatal here)."""
+    and ``undecodable`` records were skipped (bad input is counted, never fatal here).
+    ``cleared``: transaction id → time its customer passed an MFA challenge (not a label)."""
 
     times: Mapping[str, int] = field(default_factory=dict)
     events: int = 0
     undecodable: int = 0
+    cleared: Mapping[str, int] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.times)
 
     def merged(self, other: Labels) -> Labels:
         """Both findings; a transaction labelled by both keeps the earlier time."""
-        times = dict(self.times)
-        for transaction, when in other.times.items():
-            seen = times.get(transaction)
-            if seen is None or when < seen:
-                times[transaction] = when
-        return Labels(times, self.events + other.events, self.undecodable + other.undecodable)
+        return Labels(
+            _earliest(self.times, other.times),
+            self.events + other.events,
+            self.undecodable + other.undecodable,
+            _earliest(self.cleared, other.cleared),
+        )
+
+
+def _earliest(ours: Mapping[str, int], theirs: Mapping[str, int]) -> dict[str, int]:
+    merged = dict(ours)
+    for transaction, when in theirs.items():
+        seen = merged.get(transaction)
+        if seen is None or when < seen:
+            merged[transaction] = when
+    return merged
 
 
 class LabelSource(Protocol):
@@ -101,8 +118,45 @@ class ReportedFraud:
 
 REPORTED_FRAUD: Final = ReportedFraud()
 
+# An MFA outcome's tag on the wire: the only records of the topic this source decodes.
+_MFA_TAG: Final = b'"mfa_completed"'
+
+
+class MfaOutcomes:
+    """Answers to MFA challenges (``MfaCompleted`` on ``events.label``): the first answer to
+    a transaction's challenge counts, as in the Fraud Service; failed is a fraud label at
+    its event time, passed goes to :attr:`Labels.cleared`.
+
+    Only records tagged as MFA outcomes are decoded (and, if broken, counted undecodable):
+    :data:`REPORTED_FRAUD` reads the same topic and counts the rest.
+    """
+
+    topics: tuple[str, ...] = (LABEL_TOPIC,)
+
+    def collect(self, records: Iterable[Record]) -> Labels:
+        codec = codec_for(LABEL_TOPIC)
+        first: dict[str, MfaCompleted] = {}
+        events = undecodable = 0
+        for record in records:
+            if record.topic != LABEL_TOPIC or _MFA_TAG not in (record.value or b""):
+                continue
+            try:
+                event = codec.decode(record.value)
+            except EventDecodeError:
+                undecodable += 1
+                continue
+            if isinstance(event, MfaCompleted):
+                events += 1
+                first.setdefault(event.transaction_id, event)
+        failed = {tx: a.event_time for tx, a in first.items() if not a.passed}
+        passed = {tx: a.event_time for tx, a in first.items() if a.passed}
+        return Labels(failed, events, undecodable, passed)
+
+
+MFA_OUTCOMES: Final = MfaOutcomes()
+
 #: The label sources training and backtests use.
-DEFAULT_SOURCES: Final[tuple[LabelSource, ...]] = (REPORTED_FRAUD,)
+DEFAULT_SOURCES: Final[tuple[LabelSource, ...]] = (REPORTED_FRAUD, MFA_OUTCOMES)
 
 
 def collect_labels(
