@@ -1,4 +1,4 @@
-"""Shared test configuration: where the real Kafka broker is."""
+"""Shared test configuration: where the real Kafka broker and PostgreSQL server are."""
 
 from __future__ import annotations
 
@@ -20,3 +20,19 @@ def kafka_bootstrap() -> str:
             pytrace=False,
         )
     return bootstrap
+
+
+POSTGRES_ENV = "RISKSTREAM_POSTGRES_DSN"
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> str:
+    """DSN of the PostgreSQL server `scripts/postgres.sh start` runs; a missing server fails."""
+    dsn = os.environ.get(POSTGRES_ENV)
+    if not dsn:
+        pytest.fail(
+            f"{POSTGRES_ENV} is not set: start the server with `scripts/postgres.sh start` and "
+            f"export its last line, or run `scripts/test.sh` which does both",
+            pytrace=False,
+        )
+    return dsn

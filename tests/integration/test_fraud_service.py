@@ -134,7 +134,7 @@ def test_the_service_process_pauses_challenges_and_settles_every_transaction(
         wait_until(lambda: _status(log) == expected, what="every transaction settled")
         # Closed either way: by the cancellation, or - if the book has not read it yet - by
         # the expiry time itself.
-        with pytest.raises(ChallengeClosedError, match="cancelled|expired"):
+        with pytest.raises(ChallengeClosedError, match=r"cancelled|expired"):
             submitter.submit(challenge_id_for("tx-silent"), True)
         service.send_signal(signal.SIGTERM)
         assert service.wait(60) == 0

@@ -15,6 +15,7 @@ from riskstream.cli.export import export
 from riskstream.cli.fraud_commands import backtest, train
 from riskstream.cli.fraud_service import fraud_service
 from riskstream.cli.offers import offers
+from riskstream.cli.projections import projections_app
 from riskstream.cli.rules import lists_app, rules_app
 from riskstream.cli.simulate import simulate
 from riskstream.cli.worker import worker
@@ -32,6 +33,7 @@ app.add_typer(topics_app, name="topics")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(rules_app, name="rules")
 app.add_typer(lists_app, name="lists")
+app.add_typer(projections_app, name="projections")
 app.command()(worker)
 app.command()(simulate)
 app.command()(train)
