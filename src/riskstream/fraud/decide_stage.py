@@ -2,10 +2,12 @@
 
 Parts arrive keyed by the user, in any order. Once every part the user stage announced has
 arrived, the checkout is scored (rules, then the champion model and the challenger beside
-it) and its :class:`Decision` goes downstream. A part that never arrives cannot hold a
-payment forever: after ``part_timeout_ms`` of processing time the checkout is decided with
-what is there, and the decision names what was missing. Recently decided transactions are
-remembered, so a part replayed after a restart does not decide a checkout twice.
+it) and its :class:`Decision` goes downstream. A profile that fails to answer sends its
+error as its part, so the checkout is decided at once on the rest and the decision names it;
+a part that never arrives at all (a bug) cannot hold a payment forever: after
+``part_timeout_ms`` of processing time the checkout is decided with what is there. Recently
+decided transactions are remembered, so a part replayed after a restart does not decide a
+checkout twice.
 """
 
 from __future__ import annotations
@@ -25,7 +27,10 @@ __all__ = ["DecisionStage", "Pending", "PendingCheckout"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_PART_TIMEOUT_MS: Final = 2_000
+# A last resort: parts always come (a profile that fails sends its error instead), but they
+# queue behind a backlog after an outage - waiting for them then is right, deciding on
+# partial profiles is not.
+DEFAULT_PART_TIMEOUT_MS: Final = 300_000
 _REMEMBER_DECIDED: Final = 64
 
 
@@ -34,6 +39,7 @@ class PendingCheckout(msgspec.Struct, gc=False, array_like=True):
     features: dict[str, Any]
     parts: list[str]
     deadline: int
+    errors: list[str] = msgspec.field(default_factory=list)  # parts that failed to answer
 
 
 class Pending(msgspec.Struct, gc=False, array_like=True):
@@ -77,6 +83,8 @@ class DecisionStage:
             entry.facts = facts  # the user part carries the authoritative facts
         entry.parts.append(part.part)
         entry.features.update(part.features)
+        if part.error is not None:
+            entry.errors.append(f"{part.part}: {part.error}")
         if len(entry.parts) >= len(entry.facts.expected):
             self._settle(pending, entry)
             # Scored with the rest of the batch's checkouts, in one model call.
@@ -138,7 +146,10 @@ class DecisionStage:
             policy,
             now=now,
             features_version=self.features_version,
-            missing=tuple(p for p in facts.expected if p not in entry.parts),
+            missing=(
+                *(p for p in facts.expected if p not in entry.parts),
+                *entry.errors,
+            ),
             champion=champion,
             challenger=challenger,
         )

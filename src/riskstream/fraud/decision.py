@@ -55,7 +55,7 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True):
     lists_version: str
     features_version: str
     features: dict[str, Any]
-    missing: list[str]  # profile parts that never answered (the decision used the rest)
+    missing: list[str]  # profile parts that never answered or failed ("device: <error>")
     decided_at: int
     latency_ms: int
 

@@ -8,6 +8,7 @@ The user-side part (key ``"user:<id>"``) passes straight through to the decision
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import msgspec
@@ -19,6 +20,8 @@ from riskstream.stream.item import Item
 from riskstream.stream.processor import Context, KeyState
 
 __all__ = ["EntityProfile", "EntityStage"]
+
+logger = logging.getLogger(__name__)
 
 
 class EntityProfile(msgspec.Struct, gc=False, array_like=True):
@@ -40,6 +43,20 @@ class EntityStage:
             if facts is not None:
                 ctx.forward(CheckoutPart("user", facts, message.features or {}))
             return
+        try:
+            self._answer(entity, message, state, ctx)
+        except Exception as exc:
+            if facts is None:
+                raise  # a plain touch: dead-lettered with the reason
+            # The checkout is waiting for this part: send the failure instead of silence, so
+            # the decision is made at once and names the part it lacked.
+            logger.warning("profile %s failed on %s: %r", message.route, facts.transaction_id, exc)
+            ctx.forward(CheckoutPart(entity, facts, {}, f"{type(exc).__name__}: {exc}"))
+
+    def _answer(
+        self, entity: str, message: EntityMessage, state: KeyState[Any], ctx: Context
+    ) -> None:
+        facts = message.facts
         aggregates = self.engine.aggregates[entity]
         touch = message.touch
         profile: EntityProfile | None = state.get()

@@ -55,6 +55,7 @@ class CheckoutPart(msgspec.Struct, frozen=True, gc=False, array_like=True):
     part: str  # "user", "device", "instrument", "ip", "merchant"
     facts: CheckoutFacts
     features: FeatureValues
+    error: str | None = None  # the profile could not answer: why (its features are absent)
 
 
 _encoder = msgspec.msgpack.Encoder()
