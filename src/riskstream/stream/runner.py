@@ -47,6 +47,7 @@ __all__ = ["Delivery", "Runner", "RunnerCheckpoint", "worker_id"]
 logger = logging.getLogger(__name__)
 
 _STORE = "state"  # one store per task; steps keep their keys under their own prefix
+_EAGER_POLL_S = 0.002  # poll timeout right after a cycle that wrote internal records
 
 Delivery = Literal["low_latency", "exactly_once"]
 DEFAULT_COMMIT_INTERVAL_MS: dict[Delivery, int] = {"low_latency": 1_000, "exactly_once": 100}
@@ -89,6 +90,8 @@ class Runner:
         self.max_batch = max_batch
         self.max_buffered = max_buffered
         self._holding = False  # some input partition is paused by back-pressure
+        self._internal = bool(topology.repartition_topics())
+        self._eager = False  # the last cycle produced: poll again without waiting
         self.clock = clock or (lambda: int(time.time() * 1000))
         self.metrics = metrics if metrics is not None else RunnerMetrics(topology.application)
         self.units: dict[int, TaskUnit] = {}
@@ -242,6 +245,10 @@ class Runner:
     def poll_once(self, timeout: float = 0.1) -> int:
         """One cycle: poll, process, produce, and commit when the interval has passed."""
         self._check_pause()
+        if self._eager:
+            # The last cycle wrote repartition records this runner may own: fetch them at
+            # once instead of idling, so each hop costs a cycle, not a poll timeout.
+            timeout = min(timeout, _EAGER_POLL_S)
         records = self._consumer.poll(max_records=self.max_batch, timeout=timeout)
         began = time.perf_counter()
         first_input_ms = 0
@@ -262,6 +269,7 @@ class Runner:
             unit.task.advance()
             produced += self._produce(unit)
         self._out.producer.poll(0)  # delivery reports, once per cycle
+        self._eager = produced > 0 and self._internal
         if records:
             self.metrics.batch_processed(time.perf_counter() - began)
             if produced:
