@@ -17,6 +17,7 @@ from riskstream.cli.fraud_service import fraud_service
 from riskstream.cli.offers import offers
 from riskstream.cli.projections import projections_app
 from riskstream.cli.rules import lists_app, rules_app
+from riskstream.cli.serve import serve
 from riskstream.cli.simulate import simulate
 from riskstream.cli.worker import worker
 from riskstream.log import open_log
@@ -38,9 +39,10 @@ app.command()(worker)
 app.command()(simulate)
 app.command()(train)
 app.command()(backtest)
+app.command("fraud-service")(fraud_service)
 app.command()(offers)
 app.command()(export)
-app.command("fraud-service")(fraud_service)
+app.command()(serve)
 console = Console(stderr=True)
 
 LogOption = typer.Option(
