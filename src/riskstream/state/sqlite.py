@@ -28,6 +28,10 @@ from riskstream.state.staging import Change
 __all__ = ["SqliteStore"]
 
 _CACHE_KIB = 16_384
+# Clean values kept per store. A task's steps already keep their hot values live (decoded),
+# so these bytes only spare a SQLite read after those are dropped; a worker opens one store
+# per task, and 100,000 each held ~150 MiB of duplicates at 100k users.
+CACHE_ENTRIES: Final = 20_000
 _MISSING: Final = b"\x00missing"  # never returned: compared by identity
 
 
@@ -53,7 +57,7 @@ class SqliteStore(ChangelogStore):
         *,
         changelog: str,
         directory: Path | str,
-        cache_entries: int = 100_000,
+        cache_entries: int = CACHE_ENTRIES,
         fsync: bool = False,
         lock_timeout_s: float = 5.0,
     ) -> None:

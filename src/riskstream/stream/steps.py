@@ -432,14 +432,16 @@ class ProcessStep(_Step):
         store: StepStore,
         state_type: Any,
         timer_store: StepStore,
-        max_live: int = 10_000,
+        max_live: int = 2_500,
     ) -> None:
         super().__init__(task, name)
         self.processor = processor
         # Values stay in memory after use, up to ``max_live`` of them (the most recently
         # loaded): a worker holding millions of profiles keeps the rest in its store. Live
         # profiles take ~9x their stored size, so the bound is what keeps a worker's memory
-        # flat; a miss costs one SQLite read and one msgpack decode.
+        # flat; a miss costs one SQLite read and one msgpack decode. The bound is per step
+        # and per task: a worker of 8 tasks and 3 such steps keeps up to 60,000 live values
+        # (at 10,000 the fraud worker's heap was ~390 MiB larger, for no measurable gain).
         self.max_live = max_live
         self.store = store
         self.timer_store = timer_store
