@@ -77,9 +77,7 @@ def history(user: str, *, days: int = 10, start: int = START) -> list[Event]:
                 first_in_session=True,
             )
         )
-        events.append(
-            checkout(user, f"{user}-tx-{day}", at + 120 * SECOND, f"{user}-s{day}", 40.0)
-        )
+        events.append(checkout(user, f"{user}-tx-{day}", at + 120 * SECOND, f"{user}-s{day}", 40.0))
     return events
 
 
