@@ -8,14 +8,10 @@ commit and writes the same lifecycle events again (readers deduplicate by event 
 
 from __future__ import annotations
 
-import logging
-import signal
-import threading
-from types import FrameType
-
 import typer
 from rich.console import Console
 
+from riskstream.cli.running import run_until_stopped, stop_on_signals
 from riskstream.cli.worker import DeliveryChoice
 from riskstream.log import open_log
 from riskstream.services.fraud_service import (
@@ -26,7 +22,6 @@ from riskstream.services.fraud_service import (
 )
 from riskstream.settings import Settings
 from riskstream.stream import Runner
-from riskstream.stream.gc_policy import tune_gc_for_streaming
 
 __all__ = ["fraud_service"]
 
@@ -71,17 +66,7 @@ def fraud_service(
     metrics_port: int | None = typer.Option(None, help="Serve Prometheus metrics on this port."),
 ) -> None:
     """Run the Fraud Service: pause, challenge, release or cancel transactions."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    stopping = threading.Event()
-
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        console.print(f"signal {signal.Signals(signum).name}: finishing the batch and committing")
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)  # before anything slow: a stop is never missed
+    stopping = stop_on_signals(console)
     settings = Settings()
     service = FraudServiceSettings()
     overrides: dict[str, object] = {
@@ -103,19 +88,13 @@ def fraud_service(
         commit_interval_ms=commit_interval_ms,
         session_timeout_ms=session_timeout_ms,
     )
-    server = runner.metrics.serve(metrics_port) if metrics_port is not None else None
-    runner.start()
-    tune_gc_for_streaming()
     console.print(
-        f"fraud service in group {runner.group_id} started: MFA timeout "
+        f"fraud service in group {runner.group_id} starting: MFA timeout "
         f"{config.mfa_timeout_ms / 1000:g}s, challenges to {service.mfa_notify_log}"
     )
     try:
-        runner.run(stopping.is_set)
+        run_until_stopped(runner, stopping, metrics_port=metrics_port)
     finally:
-        runner.close()
         notifier.close()
         log.close()
-        if server is not None:
-            server.close()
     console.print(f"fraud service stopped after {runner.processed:,} records; all committed")

@@ -6,15 +6,11 @@ the group. Durations read like ``10m``, ``1h30m`` or ``500ms``.
 
 from __future__ import annotations
 
-import logging
-import signal
-import threading
-from types import FrameType
-
 import typer
 from rich.console import Console
 from rich.text import Text
 
+from riskstream.cli.running import run_until_stopped, stop_on_signals
 from riskstream.errors import RiskstreamError
 from riskstream.log import open_log
 from riskstream.services.lists import parse_ttl
@@ -69,17 +65,7 @@ def offers(
     ),
 ) -> None:
     """Offer low-risk users with an idle cart a personalised discount, in the moment."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    stopping = threading.Event()
-
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        console.print(f"signal {signal.Signals(signum).name}: finishing the batch and committing")
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)  # before anything slow: a stop is never missed
+    stopping = stop_on_signals(console)
     settings = Settings()
     try:
         config = OffersConfig(
@@ -108,15 +94,13 @@ def offers(
         state_dir=state_dir,
         commit_interval_ms=commit_interval_ms,
     )
-    runner.start()
     console.print(
-        f"offers service in group {runner.group_id} started: "
+        f"offers service in group {runner.group_id} starting: "
         f"carts idle {idle} → {config.offers_topic}"
     )
     try:
-        runner.run(stopping.is_set)
+        run_until_stopped(runner, stopping)
     finally:
-        runner.close()
         log.close()
     outcomes = ", ".join(f"{name} {count}" for name, count in sorted(stage.outcomes.items()))
     console.print(

@@ -9,19 +9,15 @@ from __future__ import annotations
 import enum
 import importlib
 import inspect
-import logging
-import signal
-import threading
-from types import FrameType
 
 import typer
 from rich.console import Console
 
+from riskstream.cli.running import run_until_stopped, stop_on_signals
 from riskstream.errors import ConfigError
 from riskstream.log import EventLog, open_log
 from riskstream.settings import Settings
 from riskstream.stream import Runner, Topology
-from riskstream.stream.gc_policy import tune_gc_for_streaming
 
 __all__ = ["load_topology", "worker"]
 
@@ -80,17 +76,7 @@ def worker(
     metrics_port: int | None = typer.Option(None, help="Serve Prometheus metrics on this port."),
 ) -> None:
     """Run a topology's tasks for the partitions this worker is assigned."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    stopping = threading.Event()
-
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        console.print(f"signal {signal.Signals(signum).name}: finishing the batch and committing")
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)  # before anything slow: a stop is never missed
+    stopping = stop_on_signals(console)
     settings = Settings()
     log = open_log(log_url or settings.log_url, options=settings.log_options)
     runner = Runner(
@@ -103,15 +89,9 @@ def worker(
         session_timeout_ms=session_timeout_ms,
         standbys=standbys,
     )
-    server = runner.metrics.serve(metrics_port) if metrics_port is not None else None
-    runner.start()
-    tune_gc_for_streaming()  # after start-up: what it made lives as long as the worker
-    console.print(f"worker of {runner.topology.application} in group {runner.group_id} started")
+    console.print(f"worker of {runner.topology.application} in group {runner.group_id} starting")
     try:
-        runner.run(stopping.is_set)
+        run_until_stopped(runner, stopping, metrics_port=metrics_port)
     finally:
-        runner.close()
         log.close()
-        if server is not None:
-            server.close()
     console.print(f"worker stopped after {runner.processed:,} records; everything committed")
