@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from itertools import pairwise
@@ -41,6 +40,7 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from riskstream.fraud.features.errors import FeatureError
+from riskstream.fraud.rules.syntax_errors import end_position, expected_list
 
 __all__ = [
     "GRAMMAR",
@@ -274,33 +274,14 @@ def _syntax_error(exc: UnexpectedInput, file: str, *, ending: str) -> FeatureErr
     elif isinstance(exc, UnexpectedToken):
         token = exc.token
         found = ending if token.type == "$END" else repr(str(token))
-        message = f"unexpected {found}{_expected(exc.expected)}"
+        message = f"unexpected {found}{expected_list(exc.expected, _ORDER, _DISPLAY)}"
         if token.type in _DISPLAY and str(token) in KEYWORDS:
             message += f" ({str(token)!r} is a keyword)"
         if token.type == "$END":
-            line, column = _end_position(exc)
+            line, column = end_position(exc)
     else:  # pragma: no cover - lark's LALR parser raises only the two above
         message = str(exc)
     return FeatureError(message, file=file, line=max(line, 1), column=max(column, 1), code="syntax")
-
-
-def _end_position(exc: UnexpectedInput) -> tuple[int, int]:
-    token = getattr(exc, "token", None)
-    end_line = getattr(token, "end_line", None)
-    end_column = getattr(token, "end_column", None)
-    if isinstance(end_line, int) and isinstance(end_column, int):
-        return end_line, end_column
-    return exc.line, exc.column
-
-
-def _expected(names: Iterable[str] | None) -> str:
-    ordered = sorted(names or (), key=lambda n: _ORDER.get(n, len(_ORDER)))
-    shown = list(dict.fromkeys(_DISPLAY.get(n, n) for n in ordered))
-    if not shown:
-        return ""
-    if len(shown) > 8:
-        shown = [*shown[:8], "…"]
-    return "; expected " + ", ".join(shown)
 
 
 class _Builder:

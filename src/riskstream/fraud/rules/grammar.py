@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from functools import cache
 from itertools import pairwise
 
@@ -66,6 +66,7 @@ from riskstream.fraud.rules.nodes import (
     Not,
     RuleDecl,
 )
+from riskstream.fraud.rules.syntax_errors import end_position, expected_list
 
 __all__ = ["GRAMMAR", "KEYWORDS", "parse_expression", "parse_file", "parse_rules"]
 
@@ -302,35 +303,16 @@ def _syntax_error(exc: UnexpectedInput, file: str, *, ending: str = "end of file
     elif isinstance(exc, UnexpectedToken):
         token = exc.token
         found = ending if token.type == "$END" else repr(str(token))
-        message = f"unexpected {found}{_expected(exc.expected)}"
+        message = f"unexpected {found}{expected_list(exc.expected, _ORDER, _DISPLAY)}"
         if token.type == "_NULL":
             message += " (test for null with 'is null' or 'is not null')"
         elif token.type in {"RULE", "VERSION", "DESCRIPTION", "WHEN", "SCORE", "ACTION"}:
             message += f" ({str(token)!r} is a keyword)"
         if token.type == "$END":
-            line, column = _end_position(exc)
+            line, column = end_position(exc)
     else:  # pragma: no cover - lark's LALR parser raises only the two above
         message = str(exc)
     return RuleError(message, file=file, line=max(line, 1), column=max(column, 1), code="syntax")
-
-
-def _end_position(exc: UnexpectedInput) -> tuple[int, int]:
-    token = getattr(exc, "token", None)
-    end_line = getattr(token, "end_line", None)
-    end_column = getattr(token, "end_column", None)
-    if isinstance(end_line, int) and isinstance(end_column, int):
-        return end_line, end_column
-    return exc.line, exc.column
-
-
-def _expected(names: Iterable[str] | None) -> str:
-    ordered = sorted(names or (), key=lambda n: _ORDER.get(n, len(_ORDER)))
-    shown = list(dict.fromkeys(_DISPLAY.get(n, n) for n in ordered))
-    if not shown:
-        return ""
-    if len(shown) > 8:
-        shown = [*shown[:8], "…"]
-    return "; expected " + ", ".join(shown)
 
 
 def _number(text: str) -> int | float:
