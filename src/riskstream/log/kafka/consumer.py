@@ -51,6 +51,16 @@ _WAIT_SLICE_S: Final = 0.2
 # Bound for the blocking metadata/offset requests (committed, offsets_for_times, watermarks).
 _REQUEST_TIMEOUT_S: Final = 30.0
 _RETRY_BACKOFF_S: Final = 0.1
+# A topic created a moment ago: its leader or metadata may not serve yet. librdkafka does not
+# mark these retriable for offset queries, but they pass within seconds.
+_NEW_TOPIC: Final = frozenset(
+    {
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+        KafkaError._UNKNOWN_PARTITION,
+    }
+)
 
 
 def _closed(*_args: object, **_kwargs: object) -> NoReturn:
@@ -482,12 +492,17 @@ class KafkaConsumer:
         )
         if not targets:
             return
-        try:
-            found = self._consumer.offsets_for_times(
-                _ck(targets, timestamp), timeout=_REQUEST_TIMEOUT_S
-            )
-        except KafkaException as exc:
-            raise translate(exc, "cannot look up offsets by time", ConsumerError) from exc
+        deadline = time.monotonic() + _REQUEST_TIMEOUT_S
+        while True:
+            try:
+                found = self._consumer.offsets_for_times(
+                    _ck(targets, timestamp), timeout=_REQUEST_TIMEOUT_S
+                )
+                break
+            except KafkaException as exc:
+                if not _transient(exc) or time.monotonic() >= deadline:
+                    raise translate(exc, "cannot look up offsets by time", ConsumerError) from exc
+                time.sleep(_RETRY_BACKOFF_S)
         for part in found:
             tp = TopicPartition(part.topic, part.partition)
             if part.error is not None:
@@ -505,9 +520,8 @@ class KafkaConsumer:
                 )
                 return int(low), int(high)
             except KafkaException as exc:
-                err = kafka_error(exc)
                 # A new topic's leader may not serve yet (NOT_LEADER_FOR_PARTITION): retry.
-                if err is None or not err.retriable() or time.monotonic() >= deadline:
+                if not _transient(exc) or time.monotonic() >= deadline:
                     context = f"cannot read watermarks of {partition}"
                     raise translate(exc, context, ConsumerError) from exc
                 time.sleep(_RETRY_BACKOFF_S)
@@ -538,3 +552,9 @@ class KafkaConsumer:
             self._owned.clear()
             self._at_end.clear()
             self._paused.clear()
+
+
+def _transient(exc: KafkaException) -> bool:
+    """An offset query that may succeed if asked again shortly."""
+    err = kafka_error(exc)
+    return err is not None and (err.retriable() or err.code() in _NEW_TOPIC)
