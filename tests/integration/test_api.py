@@ -27,11 +27,11 @@ from riskstream.events.codec import codec_for
 from riskstream.fraud.decision import decode_decision
 from riskstream.log import EventLog, TopicPartition, open_log
 from riskstream.services.api.app import create_app
-from riskstream.services.api.challenge import challenge_id_for
 from riskstream.services.api.recovery import watermarks
 from riskstream.services.api.settings import ApiSettings, TimeoutAction
 from riskstream.services.api.timeouts import decode_timeout
 from riskstream.services.api.topics import ApiTopics
+from riskstream.services.fraud_service.challenge import challenge_id_for
 from riskstream.services.history import read_topic
 from riskstream.settings import Settings
 from tests.fraud_support.scenarios import START, checkout, seed_scenario

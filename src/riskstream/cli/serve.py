@@ -27,7 +27,7 @@ from riskstream.services.projections.router import query_router
 from riskstream.services.projections.store import DEFAULT_STORE_URL, open_store
 from riskstream.settings import Settings
 
-__all__ = ["fraud_service_config", "serve"]
+__all__ = ["serve"]
 
 console = Console(stderr=True)
 
@@ -40,19 +40,6 @@ _TIMEOUT_ACTION = typer.Option(
 
 def _stopped(signum: int, _frame: FrameType | None) -> None:
     console.print(f"signal {signal.Signals(signum).name}: stopped serving")
-
-
-def fraud_service_config(prefix: str) -> FraudServiceConfig:
-    """The Fraud Service's topics under the API's topic prefix."""
-    default = FraudServiceConfig()
-    if not prefix:
-        return default
-    return FraudServiceConfig(
-        application=prefix + default.application,
-        decisions_topic=prefix + default.decisions_topic,
-        labels_topic=prefix + default.labels_topic,
-        transactions_topic=prefix + default.transactions_topic,
-    )
 
 
 def serve(
@@ -96,7 +83,7 @@ def serve(
     log = open_log(settings.log_url, options=settings.log_options)
     try:
         keys = ApiKeys(settings.api_keys)
-        mfa = mfa_router(log, keys, config=fraud_service_config(api.topic_prefix))
+        mfa = mfa_router(log, keys, config=FraudServiceConfig().prefixed(api.topic_prefix))
         # The read side: queries, the audit trail and time travel, on the projections' store.
         store = open_store(query_store)
         queries = query_router(store, log, keys, engine=engine_from(settings))

@@ -4,7 +4,7 @@ The handler validates the body, remembers the transaction id (a duplicate arrivi
 joins this request instead of producing again), registers with the decision waiter, hands
 the checkout to the outbox and awaits the decision for at most the budget. A decision in
 time is answered as the engine gave it (with the challenge id of a ``challenge``, derived
-by :func:`~riskstream.services.api.challenge.challenge_id_for`). Past the budget the
+by :func:`~riskstream.services.fraud_service.challenge.challenge_id_for`). Past the budget the
 configured fail-open or fail-closed action is answered, counted, and recorded on
 ``risk.api.timeouts``; the transaction stays watched, so its late decision still lands in
 the idempotency store.
@@ -34,7 +34,6 @@ from riskstream.events.codec import codec_for
 from riskstream.events.schemas import Checkout
 from riskstream.fraud.decision import Decision
 from riskstream.services.api.auth import ApiKeys, Principal, Scope, require
-from riskstream.services.api.challenge import challenge_id_for
 from riskstream.services.api.idempotency import Entry, IdempotencyStore, fingerprint
 from riskstream.services.api.metrics import ApiMetrics
 from riskstream.services.api.models import (
@@ -53,6 +52,7 @@ from riskstream.services.api.settings import TimeoutAction
 from riskstream.services.api.timeouts import encode_timeout, timeout_event
 from riskstream.services.api.topics import ApiTopics
 from riskstream.services.api.waiter import DecisionWaiter
+from riskstream.services.fraud_service.challenge import challenge_id_for
 
 __all__ = [
     "CheckoutDesk",

@@ -18,10 +18,10 @@ from riskstream.events import Checkout
 from riskstream.events.codec import codec_for
 from riskstream.log import EventLog, TopicPartition, TopicSpec
 from riskstream.log.memory import MemoryLog
-from riskstream.services.api.challenge import challenge_id_for
 from riskstream.services.api.settings import TimeoutAction
 from riskstream.services.api.timeouts import decode_timeout
 from riskstream.services.api.topics import ApiTopics
+from riskstream.services.fraud_service.challenge import challenge_id_for
 from tests.unit.services.api.kit import (
     ALL,
     CHECKOUT,

@@ -8,9 +8,9 @@ import msgspec
 import pytest
 
 from riskstream.events import SCHEMA_VERSION, Checkout
-from riskstream.services.api.challenge import challenge_id_for
 from riskstream.services.api.models import CheckoutRequest, checkout_event, checkout_problems
 from riskstream.services.api.problems import from_decode_error
+from riskstream.services.fraud_service.challenge import challenge_id_for
 from tests.unit.services.api.kit import NOW, body_of, checkout
 
 decode = msgspec.json.Decoder(CheckoutRequest).decode
