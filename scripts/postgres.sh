@@ -22,7 +22,8 @@
 #
 # Environment:
 #   RISKSTREAM_POSTGRES_PORT          port on 127.0.0.1 (default 15432)
-#   RISKSTREAM_POSTGRES_DIR           cluster directory (default .riskstream/postgres)
+#   RISKSTREAM_POSTGRES_DIR           cluster directory (default .riskstream/postgres, or as root
+#                                     in a private checkout /tmp/riskstream-postgres-<hash>)
 #   RISKSTREAM_POSTGRES_BIN           directory of initdb/pg_ctl/postgres (default: found)
 #   RISKSTREAM_POSTGRES_START_TIMEOUT seconds to wait for the server to accept connections (default 60)
 #   RISKSTREAM_POSTGRES_STOP_TIMEOUT  seconds to wait after a fast shutdown before SIGKILL (default 30)
@@ -31,7 +32,29 @@ set -euo pipefail
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
 PORT="${RISKSTREAM_POSTGRES_PORT:-15432}"
-BASE_DIR="${RISKSTREAM_POSTGRES_DIR:-$REPO_ROOT/.riskstream/postgres}"
+# Whether every directory above $1 lets others through (the server runs as another user
+# when we are root, and must reach its cluster).
+searchable_by_others() {
+    local dir="$1" perms
+    while [[ "$dir" != "/" ]]; do
+        dir="$(dirname "$dir")"
+        perms="$(stat -c %A "$dir")"
+        [[ "${perms:9:1}" == [xt] ]] || return 1
+    done
+}
+
+default_base_dir() {
+    local inside="$REPO_ROOT/.riskstream/postgres"
+    if ((EUID != 0)) || searchable_by_others "$REPO_ROOT/.riskstream"; then
+        printf '%s\n' "$inside"
+    else
+        # A checkout in a private directory (mktemp -d): keep this checkout's cluster where
+        # the server's user can reach it, one per checkout.
+        printf '/tmp/riskstream-postgres-%s\n' "$(printf '%s' "$REPO_ROOT" | sha256sum | cut -c1-12)"
+    fi
+}
+
+BASE_DIR="${RISKSTREAM_POSTGRES_DIR:-$(default_base_dir)}"
 DATA_DIR="$BASE_DIR/data"
 LOG_FILE="$BASE_DIR/server.log"
 LOCK_FILE="$BASE_DIR/.lock"
