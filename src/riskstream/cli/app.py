@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from riskstream.cli.demo import demo
 from riskstream.cli.dlq import dlq_app
 from riskstream.cli.export import export
 from riskstream.cli.fraud_commands import backtest, train
@@ -43,6 +44,7 @@ app.command("fraud-service")(fraud_service)
 app.command()(offers)
 app.command()(export)
 app.command()(serve)
+app.command()(demo)
 console = Console(stderr=True)
 
 LogOption = typer.Option(
@@ -57,15 +59,16 @@ def _settings(log_url: str | None) -> Settings:
 
 
 @app.command()
-def demo(
+def smoke(
     events: int = typer.Option(100_000, min=1, help="How many simulated events to produce."),
     log_url: str | None = LogOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Simulate user traffic onto the log, read it back, verify and summarise."""
+    """Check the log: simulate traffic onto it, read this run's records back, verify that
+    everything acknowledged arrived, and summarise."""
     settings = _settings(log_url)
     log = open_log(settings.log_url, options=settings.log_options)
-    console.print(f"[bold]riskstream demo[/] on [cyan]{settings.log_url}[/]: {events:,} events")
+    console.print(f"[bold]riskstream smoke[/] on [cyan]{settings.log_url}[/]: {events:,} events")
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -86,15 +89,15 @@ def demo(
         )
     log.close()
     if as_json:
-        print(json.dumps(_summary_json(summary, settings.log_url)))
+        print(json.dumps(_smoke_json(summary, settings.log_url)))
     else:
-        _render(summary)
+        _render_smoke(summary)
     if not summary.ok:
         console.print("[red]smoke check failed: produced, acknowledged and read counts differ[/]")
         raise typer.Exit(1)
 
 
-def _summary_json(summary: SmokeSummary, url: str) -> dict[str, object]:
+def _smoke_json(summary: SmokeSummary, url: str) -> dict[str, object]:
     return {
         "log": url,
         "ok": summary.ok,
@@ -110,7 +113,7 @@ def _summary_json(summary: SmokeSummary, url: str) -> dict[str, object]:
     }
 
 
-def _render(summary: SmokeSummary) -> None:
+def _render_smoke(summary: SmokeSummary) -> None:
     table = Table(title="events read back, by type")
     table.add_column("event type")
     table.add_column("count", justify="right")

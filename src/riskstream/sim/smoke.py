@@ -1,4 +1,5 @@
-"""The end-to-end smoke run: simulate traffic onto the log, read it back, verify and summarise."""
+"""The log smoke check (``riskstream smoke``): simulate traffic onto the log, read this run's
+records back, verify that every acknowledged event arrived, and summarise."""
 
 from __future__ import annotations
 
