@@ -16,7 +16,7 @@ page with plots.
 
 Modules: :mod:`.config` (what to run, where), :mod:`.namespace` (the run's topics),
 :mod:`.traffic` (history and live traffic), :mod:`.children` and :mod:`.fleet` (the
-processes), :mod:`.policy`, :mod:`.training`, :mod:`.customers` (MFA answers), :mod:`.run`
+processes), :mod:`.training`, :mod:`.customers` (MFA answers), :mod:`.run`
 (the phases), :mod:`.facts`, :mod:`.metrics` and :mod:`.summary` (the report's figures),
 :mod:`.render`, :mod:`.html` and :mod:`.display` (showing them). A script that calls
 :func:`run_demo` does so under ``if __name__ == "__main__":`` (its processes import the

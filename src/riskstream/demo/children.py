@@ -49,9 +49,9 @@ Message = tuple[str, Any]
 #: What the children import, once, in the fork server they are forked from.
 _PRELOAD: Final = (
     "riskstream.demo.children",
-    "riskstream.demo.policy",
     "riskstream.fraud.topology",
     "riskstream.services.engine_config",
+    "riskstream.services.fraud_app",
     "riskstream.services.fraud_service",
     "riskstream.services.projections",
     "riskstream.stream",
@@ -247,16 +247,22 @@ def child_main(spec: ChildSpec, conn: Connection) -> None:
 def _worker(spec: ChildSpec, log: EventLog, control: _Control) -> None:
     from riskstream.fraud.topology import fraud_topology  # noqa: PLC0415 - in the child only
     from riskstream.services.engine_config import engine_from, thresholds_from  # noqa: PLC0415
+    from riskstream.services.fraud_app import PublishedPolicy  # noqa: PLC0415
     from riskstream.settings import Settings  # noqa: PLC0415
     from riskstream.stream import Runner  # noqa: PLC0415
     from riskstream.stream.gc_policy import tune_gc_for_streaming  # noqa: PLC0415
 
-    from .policy import RunPolicy  # noqa: PLC0415
-
     namespace = Namespace(spec.prefix)
     settings = Settings()
     engine = engine_from(settings)
-    policy = RunPolicy(log, engine, namespace, thresholds_from(settings))
+    policy = PublishedPolicy(
+        log,
+        engine,
+        thresholds=thresholds_from(settings),
+        rules_topic=namespace.rules,
+        lists_topic=namespace.lists,
+        models_topic=namespace.models,
+    )
     try:
         policy.wait_caught_up(30.0)
         topology = fraud_topology(namespace.fraud(), engine=engine, policy=policy)
@@ -270,9 +276,10 @@ def _worker(spec: ChildSpec, log: EventLog, control: _Control) -> None:
                 for tp, position in unit.positions.items()
                 if tp.topic in inputs
             )
+            champion = policy.models.current_champion()
             return {
                 "processed": processed,
-                "model": policy.champion_version,
+                "model": None if champion is None else champion.version,
                 "at": time.time(),
             }
 

@@ -18,6 +18,9 @@ from typing import Final, Protocol
 import msgspec
 import numpy as np
 
+from riskstream.fraud.rules import Action
+from riskstream.services.backtest import FLAGGED_ACTIONS, TrueOutcome
+
 __all__ = [
     "ACTIONS",
     "FLAGGED",
@@ -34,8 +37,8 @@ __all__ = [
     "throughput_series",
 ]
 
-ACTIONS: Final = ("allow", "review", "challenge", "block")
-FLAGGED: Final = frozenset({"challenge", "block"})
+ACTIONS: Final = tuple(action.value for action in Action)  # weakest first
+FLAGGED: Final = FLAGGED_ACTIONS
 UNDECIDED: Final = "undecided"
 
 # Transaction statuses of the read model, by what became of the payment.
@@ -44,17 +47,8 @@ _THROUGH: Final = frozenset({"decided", "released"})
 _HELD: Final = frozenset({"paused", "challenged"})
 
 
-class TrueCheckout(Protocol):
-    """What a checkout really was (a simulator's ground-truth record)."""
-
-    @property
-    def transaction_id(self) -> str: ...
-
-    @property
-    def scenario(self) -> str: ...
-
-    @property
-    def is_fraud(self) -> bool: ...
+class TrueCheckout(TrueOutcome, Protocol):
+    """What a checkout really was, and its amount (a simulator's ground-truth record)."""
 
     @property
     def amount(self) -> float: ...

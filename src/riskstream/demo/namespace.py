@@ -13,18 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from riskstream.events import ACTIVITY_TOPICS, TRANSACTIONS_TOPIC, MfaCompleted
+from riskstream.events import ACTIVITY_TOPICS, TRANSACTIONS_TOPIC
 from riskstream.fraud.topology import ALERTS_TOPIC, DECISIONS_TOPIC, FraudConfig
 from riskstream.services.fraud_service import FraudServiceConfig
+from riskstream.services.labels import LABEL_TOPIC
 from riskstream.services.lists import LISTS_TOPIC
 from riskstream.services.models_registry import MODELS_TOPIC
 from riskstream.services.projections import DEFAULT_GROUP, TopicMap
 from riskstream.services.rules_topic import RULES_TOPIC
 
-__all__ = ["LABEL_TOPIC", "Namespace"]
-
-LABEL_TOPIC: Final = MfaCompleted.topic
-"""``events.label``: chargebacks, fraud reports and MFA outcomes (an engine input)."""
+__all__ = ["Namespace"]
 
 _STANDARD: Final = (
     *ACTIVITY_TOPICS,

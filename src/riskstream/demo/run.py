@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Final
 
 from riskstream.errors import RiskstreamError
+from riskstream.events import Checkout, Event
 from riskstream.fraud.features.engine import FeatureEngine
 from riskstream.fraud.model import TrainingError
 from riskstream.fraud.rules import default_rule_set
@@ -37,7 +38,7 @@ from riskstream.services.engine_config import engine_from
 from riskstream.services.projections import ReadModels, open_store, view_status
 from riskstream.services.rules_topic import publish_rules
 from riskstream.settings import Settings
-from riskstream.sim import GroundTruth, TruthFile, read_truth
+from riskstream.sim import GroundTruth, SimWriter, TruthFile, WriteResult, read_truth
 
 from .children import ChildSpec
 from .config import DemoConfig, RunLayout
@@ -48,13 +49,7 @@ from .fleet import Fleet
 from .html import write_html
 from .metrics import FLAGGED
 from .summary import DemoSummary, build_summary, encode_summary
-from .traffic import (
-    LiveTraffic,
-    TrafficWriter,
-    create_input_topics,
-    history_simulator,
-    is_live,
-)
+from .traffic import LiveTraffic, create_input_topics, history_simulator, is_live
 from .training import read_decisions, train_on_history
 
 __all__ = ["PHASES", "DemoError", "DemoResult", "new_dashboard", "run_demo"]
@@ -227,7 +222,7 @@ class _Run:
         start_ms = simulator.config.start_ms
         span = end_ms - start_ms
         self._begin("history", total=span)
-        writer = TrafficWriter(log, self.ns, linger_ms=20)
+        writer = self._writer(log, batch_size=10_000, linger_ms=20)
         frauds = 0
 
         def record(truth_record: GroundTruth) -> None:
@@ -235,29 +230,24 @@ class _Run:
             truth.write(truth_record)
             frauds += truth_record.is_fraud
 
-        def progress(count: int) -> None:
+        def progress(_: int) -> None:
             done = min(span, max(0, simulator.now_ms - start_ms))
             stats = simulator.stats
             self.dash.progress(
                 "history",
                 done,
                 detail=f"{config.history_days:g} days of {config.users:,} customers: "
-                f"{count:,} events, {stats.total_checkouts:,} checkouts, {frauds:,} fraudulent",
+                f"{writer.result.produced:,} events, {stats.total_checkouts:,} checkouts, "
+                f"{frauds:,} fraudulent",
             )
 
-        events = writer.write(
-            simulator.events(until_ms=end_ms, truth=record), every=10_000, progress=progress
-        )
-        writer.close()
-        if writer.failed or writer.acknowledged != events:
-            raise DemoError(f"the log did not take the history: {writer.first_error}")
+        writer.write(simulator.events(until_ms=end_ms, truth=record), progress=progress)
+        events = self._written(writer.close(), "the history")
         facts = self.facts
         facts.history_events = events
         facts.history_checkouts = simulator.stats.total_checkouts
         facts.history_frauds = frauds
         facts.history_start_ms, facts.history_end_ms = start_ms, end_ms
-        facts.produced += events
-        facts.acknowledged += writer.acknowledged
         self.dash.progress("history", span, detail="waiting for the processes to start")
         fleet = self._require_fleet()
         self._wait(lambda: fleet.ready, _READY_TIMEOUT_S, "starting up")
@@ -363,42 +353,59 @@ class _Run:
         probe.send("go", [(tp.topic, tp.partition, o) for tp, o in starts])
         # The probe reports after its first poll: from then on it reads each decision at once.
         self._wait(lambda: "read" in probe.status, _READY_TIMEOUT_S, "starting the probe")
-        writer = TrafficWriter(log, self.ns, linger_ms=1)
-        fleet.sent_ns = writer.sent_ns
+        writer = self._writer(log, batch_size=100, linger_ms=1)
+        sent_ns: dict[str, int] = {}  # live checkout -> just before its produce call
+        fleet.sent_ns = sent_ns
         fleet.customers = self.customers
         began = time.monotonic()
 
-        def progress(count: int) -> None:
-            self.dash.live_produced = count
-            self.dash.live_checkouts = len(writer.sent_ns)
+        def sent(event: Event) -> None:
+            if type(event) is Checkout:
+                sent_ns[event.transaction_id] = time.time_ns()
+
+        def progress(_: int) -> None:
+            count = self.dash.live_produced = writer.result.produced
+            self.dash.live_checkouts = len(sent_ns)
             elapsed = time.monotonic() - began
             self.dash.progress(
                 "live",
                 min(elapsed, config.duration_s),
-                detail=f"{count:,} events, {len(writer.sent_ns):,} checkouts "
+                detail=f"{count:,} events, {len(sent_ns):,} checkouts "
                 f"at {count / max(elapsed, 1e-9):,.0f} events/s",
             )
 
         facts = self.facts
         first = time.time()
-        events = writer.write(
-            traffic.events(config.duration_s), stamp_checkouts=True, every=100, progress=progress
-        )
+        writer.write(traffic.events(config.duration_s), progress=progress, on_send=sent)
         facts.live_window = (first, time.time())
         facts.live_s = time.monotonic() - began
-        writer.close()
+        result = writer.close()
         truth.close()  # complete on disk: the report reads it back
-        if writer.failed or writer.acknowledged != events:
-            raise DemoError(f"the log did not take the live traffic: {writer.first_error}")
-        facts.live_events = events
-        facts.produced += events
-        facts.acknowledged += writer.acknowledged
-        facts.sent_ns = dict(writer.sent_ns)
+        events = facts.live_events = self._written(result, "the live traffic")
+        facts.sent_ns = dict(sent_ns)
         self._end(
             "live",
             f"{events:,} events, {len(facts.sent_ns):,} checkouts in {facts.live_s:.1f} s "
             f"= {events / facts.live_s:,.0f} events/s",
         )
+
+    def _writer(self, log: EventLog, *, batch_size: int, linger_ms: int) -> SimWriter:
+        """Onto the run's input topics (created in setup); the run keeps the ground truth."""
+        return SimWriter(
+            log,
+            topic_prefix=self.ns.prefix,
+            create_topics=False,
+            batch_size=batch_size,
+            linger_ms=linger_ms,
+        )
+
+    def _written(self, result: WriteResult, what: str) -> int:
+        """How many events the log took (all of them, or :class:`DemoError`)."""
+        if not result.ok:
+            raise DemoError(f"the log did not take {what}: {result.first_error}")
+        self.facts.produced += result.produced
+        self.facts.acknowledged += result.acknowledged
+        return result.produced
 
     def _settle(self, log: EventLog) -> None:
         facts = self.facts

@@ -17,14 +17,13 @@ in the history. Existing customers keep their ids: that is what lets the engine 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from typing import Any, Final
 
 import msgspec
 
-from riskstream.events import EVENT_TYPES, Checkout, Event, codec_for
-from riskstream.log import DeliveryReport, EventLog, TopicSpec
+from riskstream.events import Event
+from riskstream.log import EventLog, TopicSpec
 from riskstream.sim import GroundTruth, SimConfig, TrafficSimulator, live_simulator, paced
 from riskstream.sim.population import DAY_MS
 
@@ -33,7 +32,6 @@ from .namespace import Namespace
 __all__ = [
     "LIVE_MARK",
     "LiveTraffic",
-    "TrafficWriter",
     "create_input_topics",
     "history_simulator",
     "is_live",
@@ -64,74 +62,6 @@ def history_simulator(
         seed=seed, users=users, fraud_rate=fraud_rate, start_ms=end_ms - int(days * DAY_MS)
     )
     return TrafficSimulator(config)
-
-
-@dataclass
-class TrafficWriter:
-    """Produces events onto the namespace's input topics; notes when each checkout left
-    (``time.time_ns()`` just before the produce call), for the latency measurement."""
-
-    log: EventLog
-    namespace: Namespace
-    linger_ms: int = 5
-    produced: int = 0
-    acknowledged: int = 0
-    failed: int = 0
-    first_error: str | None = None
-    sent_ns: dict[str, int] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self._producer = self.log.producer(on_delivery=self._delivered, linger_ms=self.linger_ms)
-        self._routes = {
-            kind: (self.namespace.topic(kind.topic), codec_for(kind.topic).encode)
-            for kind in EVENT_TYPES
-        }
-
-    def _delivered(self, report: DeliveryReport) -> None:
-        if report.error is None:
-            self.acknowledged += 1
-        else:
-            self.failed += 1
-            if self.first_error is None:
-                self.first_error = f"{report.topic}: {report.error}"
-
-    def write(
-        self,
-        events: Iterable[Event],
-        *,
-        stamp_checkouts: bool = False,
-        every: int = 2_000,
-        progress: Callable[[int], None] | None = None,
-    ) -> int:
-        """Produce ``events``; ``progress(count)`` every ``every`` events; returns how many."""
-        produce = self._producer.produce
-        routes = self._routes
-        sent = self.sent_ns
-        count = 0
-        for event in events:
-            topic, encode = routes[type(event)]
-            value = encode(event)
-            if stamp_checkouts and type(event) is Checkout:
-                sent[event.transaction_id] = time.time_ns()
-            produce(topic, value, event.user_id.encode(), timestamp=event.event_time)
-            count += 1
-            if count % every == 0:
-                self._producer.poll(0)
-                if progress is not None:
-                    progress(count)
-        self._producer.poll(0)
-        self.produced += count
-        if progress is not None:
-            progress(count)
-        return count
-
-    def flush(self, timeout: float = 60.0) -> int:
-        """Wait for every record's acknowledgement; returns how many are still pending."""
-        return self._producer.flush(timeout)
-
-    def close(self) -> None:
-        self._producer.flush(60.0)
-        self._producer.close()
 
 
 class LiveTraffic:

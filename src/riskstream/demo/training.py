@@ -15,21 +15,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import msgspec
-
-from riskstream.fraud.decision import Decision, decode_decision
+from riskstream.fraud.decision import Decision
 from riskstream.fraud.features.engine import FeatureEngine
 from riskstream.fraud.model import Evaluation, ModelArtifact, train_and_evaluate
 from riskstream.log.port import EventLog
-from riskstream.services.history import read_topic
-from riskstream.services.labels import LABEL_TOPIC, Labels, collect_labels
+from riskstream.services.backtest import read_production
+from riskstream.services.labels import read_labels
 from riskstream.services.models_registry import ModelSlot, publish_model
 from riskstream.services.training import labeled_rows, model_metadata
 from riskstream.sim.population import DAY_MS
 
 from .namespace import Namespace
 
-__all__ = ["TrainedModel", "read_decisions", "read_run_labels", "train_on_history"]
+__all__ = ["TrainedModel", "read_decisions", "train_on_history"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,20 +48,15 @@ class TrainedModel:
 
 
 def read_decisions(log: EventLog, namespace: Namespace) -> list[Decision]:
-    """Every decision record on the run's decisions topic."""
-    return [
-        decode_decision(record.value)
-        for record in read_topic(log, [namespace.decisions])
-        if record.value is not None
-    ]
-
-
-def read_run_labels(log: EventLog, namespace: Namespace) -> Labels:
-    """The labels on the run's label topic (the label sources read the standard name)."""
-    records = read_topic(log, [namespace.labels])
-    if namespace.prefix:
-        records = (msgspec.structs.replace(r, topic=LABEL_TOPIC) for r in records)
-    return collect_labels(records)
+    """Every decision on the run's decisions topic (the engine wrote them all: a record
+    that does not decode is a fault, not input to skip)."""
+    found = read_production(log, topic=namespace.decisions)
+    if found is None:
+        return []
+    decisions, undecodable = found
+    if undecodable:
+        raise ValueError(f"{undecodable} records of {namespace.decisions} do not decode")
+    return decisions
 
 
 def train_on_history(
@@ -86,7 +79,7 @@ def train_on_history(
     train_from = history_start + span // 6
     maturity = min(7 * DAY_MS, span // 3)
     decisions = read_decisions(log, namespace)
-    labels = read_run_labels(log, namespace)
+    labels = read_labels(log, topic=namespace.labels)
     rows = labeled_rows(decisions, labels.times)
     artifact, evaluation = train_and_evaluate(
         rows,
@@ -98,6 +91,7 @@ def train_on_history(
         seed=seed,
         catalogue=engine.catalogue,
     )
+    # What publish_trained does, on the run's models topic (it publishes on the standard one).
     artifact.check_features(engine.feature_names)
     publish_model(
         log,

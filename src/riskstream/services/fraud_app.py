@@ -5,6 +5,7 @@ A worker follows ``risk.rules``, ``risk.lists`` and ``risk.models`` in backgroun
 :class:`~riskstream.services.models_registry.ModelBook`); :class:`PublishedPolicy` hands the
 decision stage one immutable snapshot of what is in force, rebuilt only when something
 changed. A rule set or model that fails validation never reaches it: the previous one stays.
+Each of the three topics can be named (an isolated run follows its own, prefixed ones).
 
     riskstream worker            # runs fraud_worker_topology(log) by default
 """
@@ -22,8 +23,8 @@ from riskstream.fraud.rules import default_rule_set
 from riskstream.fraud.topology import fraud_topology
 from riskstream.log.port import EventLog
 from riskstream.services.engine_config import engine_from, thresholds_from
-from riskstream.services.models_registry import ActiveModel, ModelBook, ModelMetadata
-from riskstream.services.rulebook import ActiveRules, RuleBook
+from riskstream.services.models_registry import MODELS_TOPIC, ActiveModel, ModelBook, ModelMetadata
+from riskstream.services.rulebook import LISTS_TOPIC, RULES_TOPIC, ActiveRules, RuleBook
 from riskstream.settings import Settings
 from riskstream.stream.topology import Topology
 
@@ -50,7 +51,8 @@ def load_scorer(engine: FeatureEngine, artifact: bytes, metadata: ModelMetadata)
 
 
 class PublishedPolicy:
-    """A :class:`~riskstream.fraud.policy.PolicySource` following the published policy."""
+    """A :class:`~riskstream.fraud.policy.PolicySource` following the policy published on
+    ``rules_topic``, ``lists_topic`` and ``models_topic``."""
 
     def __init__(
         self,
@@ -59,14 +61,22 @@ class PublishedPolicy:
         *,
         thresholds: Thresholds | None = None,
         rule_set_name: str = "default",
+        rules_topic: str = RULES_TOPIC,
+        lists_topic: str = LISTS_TOPIC,
+        models_topic: str = MODELS_TOPIC,
     ) -> None:
         self.thresholds = thresholds or Thresholds()
         self.rules = RuleBook(
-            log, engine.catalogue, rule_set_name, fallback=default_rule_set(engine.catalogue)
+            log,
+            engine.catalogue,
+            rule_set_name,
+            fallback=default_rule_set(engine.catalogue),
+            rules_topic=rules_topic,
+            lists_topic=lists_topic,
         )
         try:
             self.models: ModelBook[Scorer] = ModelBook(
-                log, lambda raw, meta: load_scorer(engine, raw, meta)
+                log, lambda raw, meta: load_scorer(engine, raw, meta), topic=models_topic
             )
         except BaseException:
             self.rules.close()
@@ -111,12 +121,25 @@ class PublishedPolicy:
         self.models.close()
 
 
-def fraud_worker_topology(log: EventLog) -> Topology:
-    """The fraud topology deciding with what is published on ``log``, configured by the
-    ``RISKSTREAM_*`` settings (features file, thresholds)."""
+def fraud_worker_topology(
+    log: EventLog,
+    *,
+    rules_topic: str = RULES_TOPIC,
+    lists_topic: str = LISTS_TOPIC,
+    models_topic: str = MODELS_TOPIC,
+) -> Topology:
+    """The fraud topology deciding with what is published on ``log`` (on the topics named),
+    configured by the ``RISKSTREAM_*`` settings (features file, thresholds)."""
     settings = Settings()
     engine = engine_from(settings)
-    policy = PublishedPolicy(log, engine, thresholds=thresholds_from(settings))
+    policy = PublishedPolicy(
+        log,
+        engine,
+        thresholds=thresholds_from(settings),
+        rules_topic=rules_topic,
+        lists_topic=lists_topic,
+        models_topic=models_topic,
+    )
     if not policy.wait_caught_up(_CATCH_UP_S):
         logger.warning(
             "published rules/models not fully read after %ss; starting anyway", _CATCH_UP_S

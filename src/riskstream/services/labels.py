@@ -11,8 +11,9 @@ confirmed ``FraudReported`` or a failed MFA challenge (``MfaCompleted``, ``passe
 
 Each kind of evidence is a :class:`LabelSource` - the topics it reads and what it finds in
 their records - and the sources' findings merge by earliest time; every caller uses
-:data:`DEFAULT_SOURCES`. Reading goes through
-:func:`~riskstream.services.history.read_topic`: no consumer group, nothing committed.
+:data:`DEFAULT_SOURCES`, or :func:`label_sources` of a label topic under another name (an
+isolated run's ``<prefix>events.label``: ``read_labels(log, topic=...)``). Reading goes
+through :func:`~riskstream.services.history.read_topic`: no consumer group, nothing committed.
 
 A *passed* MFA challenge is not a label, and training does not treat it as one: the
 checkout stays what an unlabelled checkout is - legitimate - unless fraud evidence arrives
@@ -43,6 +44,7 @@ __all__ = [
     "MfaOutcomes",
     "ReportedFraud",
     "collect_labels",
+    "label_sources",
     "read_labels",
 ]
 
@@ -95,16 +97,18 @@ class LabelSource(Protocol):
 
 
 class ReportedFraud:
-    """Chargebacks and confirmed fraud reports (``events.label``)."""
+    """Chargebacks and confirmed fraud reports on ``topic`` (by default ``events.label``)."""
 
-    topics: tuple[str, ...] = (LABEL_TOPIC,)
+    def __init__(self, topic: str = LABEL_TOPIC) -> None:
+        self.topic = topic
+        self.topics: tuple[str, ...] = (topic,)
 
     def collect(self, records: Iterable[Record]) -> Labels:
         codec = codec_for(LABEL_TOPIC)
         events: list[Chargeback | FraudReported] = []
         undecodable = 0
         for record in records:
-            if record.topic != LABEL_TOPIC:
+            if record.topic != self.topic:
                 continue
             try:
                 event = codec.decode(record.value)
@@ -123,22 +127,24 @@ _MFA_TAG: Final = b'"mfa_completed"'
 
 
 class MfaOutcomes:
-    """Answers to MFA challenges (``MfaCompleted`` on ``events.label``): the first answer to
-    a transaction's challenge counts, as in the Fraud Service; failed is a fraud label at
-    its event time, passed goes to :attr:`Labels.cleared`.
+    """Answers to MFA challenges (``MfaCompleted`` on ``topic``, by default ``events.label``):
+    the first answer to a transaction's challenge counts, as in the Fraud Service; failed is
+    a fraud label at its event time, passed goes to :attr:`Labels.cleared`.
 
     Only records tagged as MFA outcomes are decoded (and, if broken, counted undecodable):
-    :data:`REPORTED_FRAUD` reads the same topic and counts the rest.
+    :class:`ReportedFraud` reads the same topic and counts the rest.
     """
 
-    topics: tuple[str, ...] = (LABEL_TOPIC,)
+    def __init__(self, topic: str = LABEL_TOPIC) -> None:
+        self.topic = topic
+        self.topics: tuple[str, ...] = (topic,)
 
     def collect(self, records: Iterable[Record]) -> Labels:
         codec = codec_for(LABEL_TOPIC)
         first: dict[str, MfaCompleted] = {}
         events = undecodable = 0
         for record in records:
-            if record.topic != LABEL_TOPIC or _MFA_TAG not in (record.value or b""):
+            if record.topic != self.topic or _MFA_TAG not in (record.value or b""):
                 continue
             try:
                 event = codec.decode(record.value)
@@ -159,6 +165,13 @@ MFA_OUTCOMES: Final = MfaOutcomes()
 DEFAULT_SOURCES: Final[tuple[LabelSource, ...]] = (REPORTED_FRAUD, MFA_OUTCOMES)
 
 
+def label_sources(topic: str = LABEL_TOPIC) -> tuple[LabelSource, ...]:
+    """The kinds of evidence of :data:`DEFAULT_SOURCES`, read from ``topic``."""
+    if topic == LABEL_TOPIC:
+        return DEFAULT_SOURCES
+    return (ReportedFraud(topic), MfaOutcomes(topic))
+
+
 def collect_labels(
     records: Iterable[Record], sources: Iterable[LabelSource] = DEFAULT_SOURCES
 ) -> Labels:
@@ -170,8 +183,16 @@ def collect_labels(
     return found
 
 
-def read_labels(log: EventLog, sources: Iterable[LabelSource] = DEFAULT_SOURCES) -> Labels:
-    """Every label on ``log`` (sources whose topics do not exist yet find nothing)."""
+def read_labels(
+    log: EventLog, sources: Iterable[LabelSource] | None = None, *, topic: str | None = None
+) -> Labels:
+    """Every label on ``log`` (sources whose topics do not exist yet find nothing):
+    ``sources``' findings, by default :data:`DEFAULT_SOURCES`' - or theirs on ``topic``
+    (:func:`label_sources`; give one or the other)."""
+    if sources is None:
+        sources = label_sources(LABEL_TOPIC if topic is None else topic)
+    elif topic is not None:
+        raise ValueError("read_labels takes sources or a label topic, not both")
     present = set(log.admin.list_topics())
     found = Labels()
     for source in sources:

@@ -1,10 +1,11 @@
 """Writing simulated traffic into an event log (embedded, Kafka or memory).
 
-Each event goes to its own topic (``Event.topic``), keyed by user id so one user's events
-share a partition on every co-partitioned topic, with the event time as the record
-timestamp, serialised by the topic's shared codec. Records leave in batches: the producer
-lingers, and the writer serves delivery reports once per batch. Ground truth goes to a JSONL
-file and/or the ``sim.truth`` topic — never to a topic the engine reads.
+Each event goes to its own topic (``Event.topic``, after ``topic_prefix`` if one is given:
+an isolated run's namespace), keyed by user id so one user's events share a partition on
+every co-partitioned topic, with the event time as the record timestamp, serialised by the
+topic's shared codec. Records leave in batches: the producer lingers, and the writer serves
+delivery reports once per batch. Ground truth goes to a JSONL file and/or the ``sim.truth``
+topic — never to a topic the engine reads.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from riskstream.events import DEFAULT_PARTITIONS, EVENT_TYPES, Event, codec_for
+from riskstream.events import ACTIVITY_TOPICS, DEFAULT_PARTITIONS, EVENT_TYPES, Event, codec_for
 from riskstream.log import DeliveryReport, EventLog, TopicSpec
 from riskstream.sim.smoke import ensure_event_topics
 from riskstream.sim.truth import TRUTH_TOPIC, GroundTruth, TruthFile, encode_truth
@@ -24,6 +25,7 @@ from riskstream.sim.truth import TRUTH_TOPIC, GroundTruth, TruthFile, encode_tru
 __all__ = ["SimWriter", "WriteResult"]
 
 Progress = Callable[[int], None]
+OnSend = Callable[[Event], None]
 
 
 @dataclass
@@ -57,6 +59,10 @@ class SimWriter:
 
         with SimWriter(log, truth_path="truth.jsonl") as writer:
             writer.write(simulator.events(1_000_000, truth=writer.truth))
+
+    With ``topic_prefix``, every topic written (events and ground truth) is the standard
+    name after it, and ``create_topics`` creates the prefixed event topics (dead-letter
+    topics are then the readers' to create).
     """
 
     def __init__(
@@ -69,23 +75,37 @@ class SimWriter:
         create_topics: bool = True,
         batch_size: int = 10_000,
         linger_ms: int = 20,
+        topic_prefix: str = "",
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.log = log
         self.batch_size = batch_size
         self.result = WriteResult()
+        self._truth_topic_name = topic_prefix + TRUTH_TOPIC
         if create_topics:
-            ensure_event_topics(log, partitions)
+            if topic_prefix:
+                log.admin.create_topics(
+                    [
+                        TopicSpec(name=topic_prefix + t, partitions=partitions)
+                        for t in ACTIVITY_TOPICS
+                    ],
+                    exist_ok=True,
+                )
+            else:
+                ensure_event_topics(log, partitions)
             if truth_topic:
                 log.admin.create_topics(
-                    [TopicSpec(name=TRUTH_TOPIC, partitions=partitions)], exist_ok=True
+                    [TopicSpec(name=self._truth_topic_name, partitions=partitions)],
+                    exist_ok=True,
                 )
         self._truth_file = TruthFile(truth_path) if truth_path is not None else None
         self._truth_topic = truth_topic
         self._truth_pending: list[GroundTruth] = []
         self._producer = log.producer(on_delivery=self._delivered, linger_ms=linger_ms)
-        self._encoders = {kind: codec_for(kind.topic).encode for kind in EVENT_TYPES}
+        self._routes = {
+            kind: (topic_prefix + kind.topic, codec_for(kind.topic).encode) for kind in EVENT_TYPES
+        }
         self._closed = False
 
     def _delivered(self, report: DeliveryReport) -> None:
@@ -104,22 +124,29 @@ class SimWriter:
             self._truth_pending.append(record)
         self.result.truth_records += 1
 
-    def write(self, events: Iterable[Event], *, progress: Progress | None = None) -> WriteResult:
-        """Produce every event; returns the running result (acknowledgements after ``close``)."""
+    def write(
+        self,
+        events: Iterable[Event],
+        *,
+        progress: Progress | None = None,
+        on_send: OnSend | None = None,
+    ) -> WriteResult:
+        """Produce every event; returns the running result (acknowledgements after ``close``).
+
+        ``progress(count)`` follows each batch of ``count`` events; ``on_send(event)`` is
+        called with each event just before it is produced (e.g. to note when it left)."""
         produce = self._producer.produce
-        encoders = self._encoders
+        routes = self._routes
         per_topic: Counter[str] = Counter()
         in_batch = 0
         began = time.perf_counter()
         for event in events:
-            kind = type(event)
-            produce(
-                kind.topic,
-                encoders[kind](event),
-                event.user_id.encode(),
-                timestamp=event.event_time,
-            )
-            per_topic[kind.topic] += 1
+            topic, encode = routes[type(event)]
+            value = encode(event)
+            if on_send is not None:
+                on_send(event)
+            produce(topic, value, event.user_id.encode(), timestamp=event.event_time)
+            per_topic[topic] += 1
             in_batch += 1
             if in_batch == self.batch_size:
                 self._end_batch(in_batch, progress)
@@ -134,9 +161,10 @@ class SimWriter:
         self.result.produced += count
         if self._truth_pending:
             produce = self._producer.produce
+            topic = self._truth_topic_name
             for record in self._truth_pending:
-                produce(TRUTH_TOPIC, encode_truth(record), record.key, timestamp=record.event_time)
-            self.result.per_topic[TRUTH_TOPIC] += len(self._truth_pending)
+                produce(topic, encode_truth(record), record.key, timestamp=record.event_time)
+            self.result.per_topic[topic] += len(self._truth_pending)
             self.result.truth_produced += len(self._truth_pending)
             self._truth_pending.clear()
         self._producer.poll(0)

@@ -125,3 +125,41 @@ def test_checkouts_land_on_the_checkout_topic() -> None:
     assert records
     assert all(type(codec_for(r.topic).decode(r.value)) is Checkout for r in records)
     log.close()
+
+
+def test_a_topic_prefix_puts_every_record_under_it() -> None:
+    log = open_log("memory:")
+    prefix = "run-1."
+    with SimWriter(log, partitions=2, topic_prefix=prefix, truth_topic=True) as writer:
+        writer.write(TrafficSimulator(seed=5, fraud_rate=0.1).events(3_000, truth=writer.truth))
+    assert writer.result.ok, writer.result.first_error
+    topics = set(log.admin.list_topics())
+    assert {prefix + t for t in ACTIVITY_TOPICS} | {prefix + TRUTH_TOPIC} == topics
+    assert set(writer.result.per_topic) <= topics
+    events = _read_all(log, [prefix + t for t in ACTIVITY_TOPICS])
+    assert len(events) == 3_000
+    assert all(
+        r.topic == prefix + codec_for(r.topic.removeprefix(prefix)).decode(r.value).topic
+        for r in events
+    )
+    assert len(_read_all(log, [prefix + TRUTH_TOPIC])) == writer.result.truth_produced > 0
+    log.close()
+
+
+def test_on_send_sees_each_event_just_before_it_is_produced() -> None:
+    log = open_log("memory:")
+    expected = [e.event_id for e in TrafficSimulator(seed=2).take(250)]
+    seen: list[tuple[str, int]] = []  # (event id, records on the log when it was handed over)
+    with SimWriter(log, partitions=1, batch_size=100, linger_ms=0) as writer:
+        probe = log.consumer()
+        partitions = [TopicPartition(topic, 0) for topic in ACTIVITY_TOPICS]
+
+        def note(event: Event) -> None:
+            seen.append((event.event_id, sum(probe.watermarks(tp)[1] for tp in partitions)))
+
+        writer.write(TrafficSimulator(seed=2).events(250), on_send=note)
+        probe.close()
+    assert writer.result.ok
+    assert [event_id for event_id, _ in seen] == expected
+    assert [on_log for _, on_log in seen] == list(range(250))  # not on the log yet
+    log.close()
