@@ -16,7 +16,8 @@ decisions:
 * against **production**: what ``risk.decisions`` decided for the same checkouts, as counts
   per (production action → candidate action) and the most changed checkouts;
 * against a simulator's **ground truth**, when there is one: labels cover only part of the
-  fraud, the truth covers all of it, per scenario;
+  fraud, the truth covers all of it, per scenario, with the rules that fired on each (what
+  catches a scenario, and what challenges legitimate customers);
 * the champion model on its own, when there is one: a **model sweep** flags each checkout
   whose fraud probability reaches a cut-off, for a fixed list of cut-offs, and measures that
   against the labels and the truth. It tells how far the model could go before the
@@ -62,6 +63,7 @@ __all__ = [
     "ProductionDiff",
     "ReplaySummary",
     "RuleStats",
+    "ScenarioRule",
     "ScenarioStats",
     "ScoreThresholds",
     "Transition",
@@ -202,14 +204,28 @@ class ScenarioStats(msgspec.Struct, frozen=True, kw_only=True):
     amount_share: float | None
 
 
+class ScenarioRule(msgspec.Struct, frozen=True, kw_only=True):
+    """One rule on one ground-truth scenario: ``hits`` of its checkouts fired it, ``flagged``
+    of those were challenged or blocked. On ``legit`` it names the rules behind the false
+    alarms; on a fraud scenario, the rules that catch it."""
+
+    scenario: str
+    rule: str
+    shadow: bool
+    hits: int
+    flagged: int
+
+
 class TruthReport(msgspec.Struct, frozen=True, kw_only=True):
     """The candidate against the ground truth (``unknown``: decided checkouts the truth
-    does not cover, left out of the figures)."""
+    does not cover, left out of the figures). ``rules`` lists every rule that fired on a
+    scenario, scenarios in the order of ``scenarios``, most hits first."""
 
     checkouts: int
     unknown: int
     detection: Detection
     scenarios: list[ScenarioStats]
+    rules: list[ScenarioRule] = msgspec.field(default_factory=list)
 
 
 class ScoreThresholds(msgspec.Struct, frozen=True, kw_only=True):
@@ -542,8 +558,10 @@ def _truth_report(
     for decision in known:
         by_scenario[outcomes[decision.transaction_id].scenario].append(decision)
     scenarios = []
+    rules: list[ScenarioRule] = []
     for scenario in sorted(by_scenario, key=lambda name: (name != _LEGIT_SCENARIO, name)):
         group = by_scenario[scenario]
+        rules += _scenario_rules(scenario, group)
         flagged = [d for d in group if d.action in FLAGGED_ACTIONS]
         amount = _money(d.amount for d in group)
         caught = _money(d.amount for d in flagged)
@@ -565,7 +583,25 @@ def _truth_report(
         unknown=len(candidate) - len(known),
         detection=_detection(known, really_fraud),
         scenarios=scenarios,
+        rules=rules,
     )
+
+
+def _scenario_rules(scenario: str, group: Sequence[Decision]) -> list[ScenarioRule]:
+    hits: Counter[tuple[str, bool]] = Counter()
+    flagged: Counter[tuple[str, bool]] = Counter()
+    for decision in group:
+        caught = decision.action in FLAGGED_ACTIONS
+        for reasons, shadow in ((decision.reasons, False), (decision.shadow, True)):
+            for rule in {reason.rule for reason in reasons}:
+                hits[rule, shadow] += 1
+                flagged[rule, shadow] += caught
+    return [
+        ScenarioRule(
+            scenario=scenario, rule=rule, shadow=shadow, hits=count, flagged=flagged[rule, shadow]
+        )
+        for (rule, shadow), count in sorted(hits.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
 
 
 def _model_sweep(

@@ -10,10 +10,12 @@
 The features come from replaying history through the fraud topology
 (:func:`~riskstream.services.replay.replay_records`), so the model learns from exactly the
 values the workers will score it with: no offline twin of the feature code. Everything
-before ``train_from`` only warms the profiles up. The split and what counts as a label at
-which time are :mod:`riskstream.fraud.model`'s (labels known at ``train_until`` for
-training, every label for the evaluation). The same log gives the same rows in the same
-order, hence the same model version.
+before ``train_from`` only warms the profiles up. Each label is carried to the rest of its
+incident (:func:`~riskstream.fraud.model.propagate_labels`: the same device in the same
+country within ``incident_window_ms``), for training and evaluation alike. The split and
+what counts as a label at which time are :mod:`riskstream.fraud.model`'s (labels known at
+``train_until`` for training, every label for the evaluation). The same log gives the same
+rows in the same order, hence the same model version.
 """
 
 from __future__ import annotations
@@ -26,11 +28,13 @@ from riskstream.fraud.decision import Decision
 from riskstream.fraud.features.engine import FeatureEngine
 from riskstream.fraud.model import (
     DEFAULT_ALERTS_PER_DAY,
+    DEFAULT_INCIDENT_WINDOW_MS,
     Evaluation,
     FeatureValue,
     LabeledCheckout,
     ModelArtifact,
     ParamValue,
+    propagate_labels,
     train_and_evaluate,
 )
 from riskstream.fraud.policy import ActivePolicy, StaticPolicy
@@ -76,9 +80,13 @@ class TrainingRun:
 
 
 def labeled_rows(
-    decisions: Iterable[Decision], label_times: Mapping[str, int]
+    decisions: Iterable[Decision],
+    label_times: Mapping[str, int],
+    *,
+    incident_window_ms: int | None = None,
 ) -> list[LabeledCheckout]:
-    """One row per decided checkout: the features it was decided with and its label time."""
+    """One row per decided checkout: the features it was decided with and its label time
+    (with ``incident_window_ms``, each label also reaches the rest of its incident)."""
     rows = []
     for decision in decisions:
         features: dict[str, FeatureValue] = decision.features
@@ -92,7 +100,9 @@ def labeled_rows(
                 label_time=label_times.get(decision.transaction_id),
             )
         )
-    return rows
+    if incident_window_ms is None:
+        return rows
+    return propagate_labels(rows, window_ms=incident_window_ms)
 
 
 def check_periods(
@@ -122,9 +132,11 @@ def train_model(
     params: Mapping[str, ParamValue] | None = None,
     seed: int = 0,
     progress: ReplayProgress | None = None,
+    incident_window_ms: int | None = DEFAULT_INCIDENT_WINDOW_MS,
 ) -> TrainingRun:
     """Train on ``[train_from, train_until - label_maturity_ms)`` with the labels known at
-    ``train_until`` and evaluate on ``[train_until, eval_until)`` with every label.
+    ``train_until`` and evaluate on ``[train_until, eval_until)`` with every label, each
+    label carried to its incident within ``incident_window_ms`` (``None``: as labelled).
 
     Raises ``ValueError`` for periods out of order and
     :class:`~riskstream.fraud.model.TrainingError` when the training period lacks fraud or
@@ -148,7 +160,7 @@ def train_model(
         stats=stats,
         progress=None if progress is None else (lambda done: progress(done, len(records))),
     )
-    rows = labeled_rows(decisions, labels.times)
+    rows = labeled_rows(decisions, labels.times, incident_window_ms=incident_window_ms)
     if progress is not None:
         progress(len(records), len(records))
     artifact, evaluation = train_and_evaluate(

@@ -5,7 +5,8 @@ devices where they are, then page views (log-normal dwell times, pointer summari
 with a mouse) and, for about a third of sessions, a cart and a checkout with a basket drawn
 from the merchant category's log-normal distribution, sometimes with a promo code. Now and
 then a customer changes address, updates their profile, gets a new phone, or travels —
-never faster than a plane allows since they were last seen.
+never faster than a plane allows since they were last seen. A few orders ship somewhere
+else than home (a gift, the office, a pickup point) without any change of address.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ _FAILED_LOGIN_RATE: Final = 0.04
 _ADDRESS_CHANGE_RATE: Final = 0.008
 _PROFILE_UPDATE_RATE: Final = 0.004
 _PROMO_RATE: Final = 0.14
+_GIFT_RATE: Final = 0.04  # orders shipped elsewhere: a gift, the office, a pickup point
 SIGNUP_RATE: Final = 0.01
 """Share of ordinary sessions that are a new customer signing up."""
 _WELCOME: Final = (next(p for p in PROMOS if p.code == "WELCOME10"),) * 3 + (
@@ -221,10 +223,13 @@ def _purchase(world: World, session: Session, user: User, *, welcome: bool = Fal
     session.dwell(25_000, 0.6, 5_000, 300_000)
     cards = user.instruments
     card = cards[0] if len(cards) == 1 or rng.random() < 0.75 else cards[below(rng, len(cards))]
+    shipping = user.address_hash
+    if rng.random() < _GIFT_RATE:
+        shipping = f"addr-{rng.getrandbits(64):016x}"
     session.checkout(
         amount=max(0.5, cart - discount),
         merchant=merchant,
         instrument=card,
         items=items,
-        shipping=user.address_hash,
+        shipping=shipping,
     )

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from riskstream.fraud.policy import Thresholds
 from riskstream.fraud.rules import (
     DEFAULT_RULES_NAME,
     EXPECTED_FEATURES,
@@ -90,9 +91,30 @@ ATTACKS: dict[str, dict[str, Any]] = {
         "account.ms_since_profile_change": 5 * 60_000,
         "login.new_country": True,
     },
+    "ato.new_device_new_country_spend": {
+        "login.new_device": True,
+        "login.new_country": True,
+        "checkout.amount": 950.0,
+    },
+    "ato.failed_logins_new_place": {
+        "user.failed_logins_10m": 2,
+        "login.new_device": True,
+        "login.new_country": True,
+    },
     "card_testing.many_cards_one_device": {
         "device.distinct_instruments_24h": 6,
         "checkout.amount": 1.0,
+    },
+    "card_testing.cash_out": {"device.distinct_instruments_24h": 12, "checkout.amount": 640.0},
+    "card_testing.second_card_tiny_amount": {
+        "device.distinct_instruments_24h": 2,
+        "checkout.amount": 1.0,
+        "instrument.new_for_user": True,
+    },
+    "card_testing.fresh_device_foreign_card": {
+        "device.age_ms": 40_000,
+        "checkout.amount": 2.5,
+        "checkout.bin_country": "PL",
     },
     "card_testing.small_amount_burst": {
         "user.checkouts_1h": 8,
@@ -104,9 +126,16 @@ ATTACKS: dict[str, dict[str, Any]] = {
         "checkout.bin_country": "US",
     },
     "velocity.checkouts_per_minute": {"user.checkouts_1m": 4},
+    "velocity.checkouts_per_hour": {"user.checkouts_1h": 2},
+    "velocity.hourly_burst": {"user.checkouts_1h": 6},
+    "velocity.repeat_on_new_device": {"user.checkouts_1h": 1, "login.new_device": True},
     "velocity.spend_spike": {"user.checkout_amount_24h": 1_500.0},
     "velocity.accounts_per_ip": {"ip.distinct_accounts_1h": 25},
-    "travel.impossible": {"travel.speed_kmh": 4_200.0, "travel.distance_km": 2_100.0},
+    "travel.impossible": {
+        "travel.speed_kmh": 4_200.0,
+        "travel.distance_km": 2_100.0,
+        "login.new_country": True,
+    },
     "travel.country_hop": {
         "travel.speed_kmh": 800.0,
         "login.new_country": True,
@@ -117,6 +146,12 @@ ATTACKS: dict[str, dict[str, Any]] = {
         "promo.cart_value": 80,
         "device.distinct_accounts_24h": 4,
         "device.promo_uses_24h": 4,
+    },
+    "promo_abuse.fresh_accounts_one_device": {
+        "promo.value": 7.0,
+        "promo.cart_value": 70,
+        "device.distinct_accounts_24h": 2,
+        "account.age_ms": 90_000,
     },
     "promo_abuse.shared_card": {
         "promo.value": 10,
@@ -129,7 +164,11 @@ ATTACKS: dict[str, dict[str, Any]] = {
         "promo.value": 40,
         "promo.cart_value": 70,
     },
-    "bot.robotic_mouse": {"mouse.straightness": 0.995, "mouse.mean_speed": 4.2},
+    "bot.robotic_mouse": {
+        "mouse.straightness": 0.995,
+        "mouse.mean_speed": 1.9,
+        "mouse.max_speed": 2.3,
+    },
     "bot.headless_speed_checkout": {
         "mouse.samples": None,
         "mouse.straightness": None,
@@ -139,12 +178,81 @@ ATTACKS: dict[str, dict[str, Any]] = {
     },
     "lists.blocked": {"ip.address": "203.0.113.66"},
     "lists.trusted_device": {"device.id": "dev-trusted"},
-    "risk.charged_back_card": {"instrument.chargebacks_90d": 1},
+    "risk.charged_back_card": {"instrument.chargebacks_90d": 1, "instrument.new_for_user": True},
     "risk.risky_merchant_new_account": {
         "merchant.chargeback_rate_90d": 0.03,
         "checkout.amount": 800.0,
         "account.age_ms": 12 * DAY,
     },
+    "risk.risky_merchant_foreign_card": {
+        "merchant.chargeback_rate_90d": 0.05,
+        "checkout.bin_country": "TR",
+        "instrument.new_for_user": True,
+        "device.age_ms": 3 * 60_000,
+    },
+    "risk.fresh_account_foreign_card": {
+        "account.age_ms": 100_000,
+        "account.ms_since_profile_change": 95_000,
+        "device.age_ms": 80_000,
+        "checkout.amount": 280.0,
+        "checkout.bin_country": "RO",
+    },
+    "risk.new_device_new_destination": {
+        "login.new_device": True,
+        "checkout.new_shipping_address": True,
+    },
+}
+
+# For a new rule, the attack with one thing changed that an honest customer does: the rule
+# must stay silent (each is applied on top of the rule's attack above).
+NEAR_MISSES: dict[str, tuple[str, dict[str, Any]]] = {
+    "ato.new_device_new_country_spend": (
+        "the seed near miss's 240 order",
+        {"checkout.amount": 240.0},
+    ),
+    "ato.failed_logins_new_place": ("a typo at home", {"login.new_country": False}),
+    "card_testing.cash_out": ("a family's three cards", {"device.distinct_instruments_24h": 3}),
+    "card_testing.second_card_tiny_amount": (
+        "a second card the user already had",
+        {"instrument.new_for_user": False},
+    ),
+    "card_testing.fresh_device_foreign_card": (
+        "a new phone an hour old",
+        {"device.age_ms": 3_600_000},
+    ),
+    "velocity.hourly_burst": ("a third order within the hour", {"user.checkouts_1h": 2}),
+    "velocity.repeat_on_new_device": (
+        "two orders on the usual device",
+        {"login.new_device": False},
+    ),
+    "travel.impossible": (
+        "back home on the usual device after a stolen login abroad",
+        {"login.new_country": False, "login.new_device": False},
+    ),
+    "promo_abuse.fresh_accounts_one_device": (
+        "a household's second, older account",
+        {"account.age_ms": 2 * DAY},
+    ),
+    "bot.robotic_mouse": (
+        "a straight flick that speeds up and slows down",
+        {"mouse.max_speed": 6.0},
+    ),
+    "risk.charged_back_card": (
+        "the cardholder's own card after their dispute",
+        {"instrument.new_for_user": False},
+    ),
+    "risk.risky_merchant_foreign_card": (
+        "a foreign card the customer has used before",
+        {"instrument.new_for_user": False},
+    ),
+    "risk.fresh_account_foreign_card": (
+        "a new customer with a card from home",
+        {"checkout.bin_country": "DE"},
+    ),
+    "risk.new_device_new_destination": (
+        "an order to the address changed yesterday",
+        {"account.ms_since_address_change": DAY},
+    ),
 }
 
 LISTS = {
@@ -164,7 +272,7 @@ def test_the_default_file_parses_and_type_checks() -> None:
     assert source.name == DEFAULT_RULES_NAME
     rules, errors = check_sources([source], EXPECTED_FEATURES)
     assert errors == []
-    assert len(rules) == 21
+    assert len(rules) == 33
 
 
 def test_it_covers_the_attacks_an_analyst_expects(rules: RuleSet) -> None:
@@ -240,3 +348,51 @@ def test_the_new_users_spend_threshold_defaults_to_1000(rules: RuleSet) -> None:
     big_spender = {**ORDINARY, "user.avg_checkout_amount_30d": 400.0}
     big_spender["user.checkout_amount_24h"] = 1_900.0
     assert not rules.evaluate(big_spender).fired
+
+
+@pytest.mark.parametrize("rule_id", sorted(NEAR_MISSES))
+def test_each_new_rule_stays_silent_on_its_near_miss(rules: RuleSet, rule_id: str) -> None:
+    _, change = NEAR_MISSES[rule_id]
+    features = {**ORDINARY, **ATTACKS[rule_id], **change}
+    result = rules.evaluate({k: v for k, v in features.items() if v is not None}, LISTS)
+    assert rule_id not in [h.rule_id for h in result.fired]
+    assert not result.faults
+
+
+def _decided(rules: RuleSet, features: dict[str, Any]) -> Action:
+    """The action a decision takes from the rules alone: the strongest of theirs and the one
+    their summed score reaches under the default thresholds."""
+    result = rules.evaluate(features, LISTS)
+    by_score = Thresholds().action_for(result.score)
+    return max(result.action, by_score, key=lambda action: action.severity)
+
+
+def test_a_heavy_buyer_on_a_known_device_is_reviewed_not_challenged(rules: RuleSet) -> None:
+    third = {**ORDINARY, "user.checkouts_1h": 2}
+    assert [h.rule_id for h in rules.evaluate(third, LISTS).fired] == [
+        "velocity.checkouts_per_hour"
+    ]
+    assert _decided(rules, third) is Action.REVIEW
+    fourth = {**ORDINARY, "user.checkouts_1h": 3}
+    assert rules.evaluate(fourth, LISTS).score == 60
+    assert _decided(rules, fourth) is Action.CHALLENGE  # never a block
+
+
+def test_a_drained_account_is_challenged_from_its_third_order(rules: RuleSet) -> None:
+    # the first order ships to a new address from a new device: reviewed
+    first = {
+        **ORDINARY,
+        "login.new_device": True,
+        "checkout.new_shipping_address": True,
+        "user.checkouts_1h": 0,
+    }
+    assert _decided(rules, first) is Action.REVIEW
+    # the second, within the hour, from that device: reviewed (the model weighs the rest)
+    second = {**first, "checkout.new_shipping_address": False, "user.checkouts_1h": 1}
+    assert _decided(rules, second) is Action.REVIEW
+    third = {**second, "user.checkouts_1h": 2}
+    assert _decided(rules, third) is Action.CHALLENGE
+    assert {h.rule_id for h in rules.evaluate(third, LISTS).fired} == {
+        "velocity.checkouts_per_hour",
+        "velocity.repeat_on_new_device",
+    }

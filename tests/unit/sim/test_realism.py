@@ -179,3 +179,20 @@ def test_new_customers_sign_up_and_come_back(default_run: Run) -> None:
     assert returning > 5
     joined = {e.user_id for e in signups}
     assert all(not r.is_fraud for r in default_run.truth if r.user_id in joined)
+
+
+def test_most_orders_ship_home_and_a_few_elsewhere_without_a_change_of_address(
+    default_run: Run,
+) -> None:
+    # a gift, the office, a pickup point: a new destination is not by itself a takeover
+    moved = {e.user_id for e in default_run.events if type(e) is AddressChanged}
+    home = elsewhere = 0
+    for checkout in _legit(default_run):
+        customer = default_run.customer(checkout.user_id)
+        if customer is None or checkout.user_id in moved:
+            continue
+        if checkout.shipping_address_hash == customer.address_hash:
+            home += 1
+        else:
+            elsewhere += 1
+    assert 0.01 < elsewhere / (home + elsewhere) < 0.08

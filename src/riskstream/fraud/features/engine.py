@@ -14,10 +14,10 @@ from typing import Final
 from riskstream.fraud.features.aggregates import EntityAggregates
 from riskstream.fraud.features.spec import FeatureSpecs, catalogue_entries, default_features
 from riskstream.fraud.features.touch import ENTITIES
-from riskstream.fraud.rules.catalogue import DEFAULT_LISTS, Feature, FeatureCatalogue
+from riskstream.fraud.rules.catalogue import DEFAULT_LISTS, Feature, FeatureCatalogue, ValueType
 from riskstream.fraud.rules.expected import EXPECTED_FEATURES
 
-__all__ = ["BUILTIN_FEATURES", "ENTITY_PARTS", "FeatureEngine"]
+__all__ = ["BUILTIN_FEATURES", "ENTITY_PARTS", "PROFILE_FEATURES", "FeatureEngine"]
 
 #: Features computed by code (profiles), not declared: their meanings are in
 #: :mod:`riskstream.fraud.rules.expected`.
@@ -56,6 +56,28 @@ BUILTIN_FEATURES: Final = (
     "mouse.max_speed",
 )
 
+#: Features computed by code beyond the expected catalogue: a checkout in terms a tree model
+#: cannot derive from two columns itself (their comparison, their ratio). The model and
+#: published rules (checked against the engine's catalogue) read them; the default rules
+#: keep to the expected features.
+PROFILE_FEATURES: Final = (
+    Feature(
+        "checkout.cross_border",
+        ValueType.BOOL,
+        "the card was issued in another country than the checkout's (BIN country vs IP)",
+    ),
+    Feature(
+        "checkout.amount_to_usual",
+        ValueType.NUMBER,
+        "the amount / user.avg_checkout_amount_30d (null without checkouts in 30 days)",
+    ),
+    Feature(
+        "mouse.speed_ratio",
+        ValueType.NUMBER,
+        "peak / mean pointer speed in the session: near 1 is a constant-speed script",
+    ),
+)
+
 #: The entity profiles every checkout asks, besides its user's.
 ENTITY_PARTS: Final = tuple(entity for entity in ENTITIES if entity != "user")
 
@@ -82,6 +104,7 @@ class FeatureEngine:
             for kind in reads[entity]:
                 self.routes[kind] = (*self.routes.get(kind, ()), entity)
         builtin = [EXPECTED_FEATURES.feature(name) for name in BUILTIN_FEATURES]
+        builtin += PROFILE_FEATURES
         declared = list(catalogue_entries(self.specs))
         self.catalogue = FeatureCatalogue.of(_merge(builtin, declared), lists=DEFAULT_LISTS)
         self.feature_names: tuple[str, ...] = tuple(sorted(self.catalogue))

@@ -210,6 +210,10 @@ def checkout_features(
             "checkout.seconds_after_first_click": _seconds(first_click, time),
             "checkout.new_shipping_address": checkout.shipping_address_hash
             not in profile.addresses,
+            "checkout.cross_border": checkout.bin_country != checkout.country,
+            "checkout.amount_to_usual": _to_usual(
+                checkout.amount, features.get("user.avg_checkout_amount_30d")
+            ),
             "user.email_hash": profile.email_hash,
             "account.age_ms": time - profile.first_seen,
             "account.ms_since_address_change": _since(profile.address_changed_at, time),
@@ -241,7 +245,16 @@ def checkout_features(
             duration = session.mouse_duration
             features["mouse.mean_speed"] = session.mouse_path / duration if duration > 0 else None
             features["mouse.max_speed"] = session.mouse_max_speed
+            mean = features["mouse.mean_speed"]
+            features["mouse.speed_ratio"] = session.mouse_max_speed / mean if mean else None
     return features
+
+
+def _to_usual(amount: float, usual: object) -> float | None:
+    """``amount`` in multiples of the user's usual order (null without an order history)."""
+    if not isinstance(usual, int | float) or usual <= 0:
+        return None
+    return amount / usual
 
 
 def has_promo(profile: UserProfile, session_id: str | None) -> bool:

@@ -36,6 +36,8 @@ def touch_of(event: Event, profile: UserProfile) -> Touch | None:
             bin_country=event.bin_country,
             amount=event.amount,
             promo=has_promo(profile, event.session_id),
+            cross_border=event.bin_country != event.country,
+            account_age=time - min(profile.first_seen, time),
         )
     if isinstance(event, Login):
         return Touch(

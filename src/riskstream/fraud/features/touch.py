@@ -42,6 +42,10 @@ class Touch(msgspec.Struct, frozen=True, gc=False, array_like=True):
     """Login success."""
     promo: bool | None = None
     """Checkout: a promo was applied in its session."""
+    cross_border: bool | None = None
+    """Checkout: the card was issued in another country than the checkout's."""
+    account_age: int | None = None
+    """Checkout: milliseconds since the user's account was first seen."""
 
 
 #: The event kinds a touch may have.
@@ -72,6 +76,8 @@ TOUCH_FIELDS: Final[Mapping[str, str]] = MappingProxyType(
         "discount": "number",
         "success": "bool",
         "promo": "bool",
+        "cross_border": "bool",
+        "account_age": "number",
     }
 )
 

@@ -28,6 +28,8 @@ from riskstream.fraud.model.artifact import ARTIFACT_FORMAT, MetricValue, ModelA
 from riskstream.fraud.model.cli_support import render_evaluation, train_and_evaluate
 from riskstream.fraud.model.dataset import (
     DAY_MS,
+    DEFAULT_INCIDENT_KEYS,
+    DEFAULT_INCIDENT_WINDOW_MS,
     Dataset,
     FeatureValue,
     LabeledCheckout,
@@ -36,6 +38,7 @@ from riskstream.fraud.model.dataset import (
     first_label_times,
     label_at,
     labeled_checkout,
+    propagate_labels,
 )
 from riskstream.fraud.model.encoding import (
     ID_FEATURES,
@@ -65,6 +68,8 @@ __all__ = [
     "ARTIFACT_FORMAT",
     "DAY_MS",
     "DEFAULT_ALERTS_PER_DAY",
+    "DEFAULT_INCIDENT_KEYS",
+    "DEFAULT_INCIDENT_WINDOW_MS",
     "DEFAULT_PARAMS",
     "ID_FEATURES",
     "ArtifactError",
@@ -96,6 +101,7 @@ __all__ = [
     "label_at",
     "labeled_checkout",
     "model_features",
+    "propagate_labels",
     "render_evaluation",
     "roc_auc",
     "top_k_per_day",

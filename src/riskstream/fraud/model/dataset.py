@@ -12,11 +12,19 @@ A model trained at ``train_until`` may only see labels that had arrived by then
 legitimate and teach the model that fresh fraud looks fine. The evaluation period starts at
 ``train_until`` - the first checkout the model would have scored - and is labeled with
 everything known.
+
+A label names one transaction, but fraud comes in incidents: a drained account pays a dozen
+times in twenty minutes, a card tester tries thirty cards, and the issuer charges back only
+some of them, days apart. :func:`propagate_labels` carries each label to the other checkouts
+of its incident - the same device, in the same country, within a short window - at the time
+that label arrived, so the model learns the whole incident from the part that was reported,
+without ever seeing a label before it could have been known.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import msgspec
@@ -27,6 +35,8 @@ from riskstream.events import Chargeback, Checkout, FraudReported
 
 __all__ = [
     "DAY_MS",
+    "DEFAULT_INCIDENT_KEYS",
+    "DEFAULT_INCIDENT_WINDOW_MS",
     "Dataset",
     "FeatureValue",
     "LabeledCheckout",
@@ -35,6 +45,7 @@ __all__ = [
     "first_label_times",
     "label_at",
     "labeled_checkout",
+    "propagate_labels",
 ]
 
 DAY_MS = 86_400_000
@@ -95,6 +106,55 @@ def labeled_checkout(
         features=dict(features),
         label_time=label_times.get(checkout.transaction_id),
     )
+
+
+#: How far around a labelled checkout its incident reaches (two hours either side).
+DEFAULT_INCIDENT_WINDOW_MS = 2 * 3_600_000
+
+#: The features that must all be equal for two checkouts to be one incident: one device in
+#: one country (a session stolen with the victim's device fingerprint happens elsewhere,
+#: so the victim's own checkouts on that device stay theirs).
+DEFAULT_INCIDENT_KEYS = ("device.id", "checkout.country")
+
+
+def propagate_labels(
+    rows: Iterable[LabeledCheckout],
+    *,
+    window_ms: int = DEFAULT_INCIDENT_WINDOW_MS,
+    keys: Sequence[str] = DEFAULT_INCIDENT_KEYS,
+) -> list[LabeledCheckout]:
+    """The rows, each labeled at the earliest label time among the labelled checkouts of its
+    incident: those whose ``keys`` features all equal its own (none missing) and whose event
+    time is within ``window_ms`` of its own (never earlier than the row's own event time). A
+    row keeps its own label when that came first; rows without every key are returned as
+    they are, and so is everything when ``window_ms`` is negative or ``keys`` empty."""
+    out = list(rows)
+    if window_ms < 0 or not keys:
+        return out
+    groups: dict[tuple[object, ...], list[int]] = {}
+    for index, row in enumerate(out):
+        key = tuple(row.features.get(name) for name in keys)
+        if all(part is not None for part in key):
+            groups.setdefault(key, []).append(index)
+    for members in groups.values():
+        # the incident's labels by checkout time: (checkout time, label time)
+        labelled = sorted(
+            (out[i].event_time, label) for i in members if (label := out[i].label_time) is not None
+        )
+        if not labelled:
+            continue
+        times = [at for at, _ in labelled]
+        for i in members:
+            row = out[i]
+            lo = bisect_left(times, row.event_time - window_ms)
+            hi = bisect_right(times, row.event_time + window_ms)
+            if lo == hi:
+                continue
+            # known no sooner than the checkout itself
+            known = max(min(label for _, label in labelled[lo:hi]), row.event_time)
+            if row.label_time is None or known < row.label_time:
+                out[i] = msgspec.structs.replace(row, label_time=known)
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,11 +9,15 @@ import pytest
 from riskstream.events import Chargeback, Checkout, FraudReported
 from riskstream.fraud.model import (
     DAY_MS,
+    DEFAULT_INCIDENT_KEYS,
+    DEFAULT_INCIDENT_WINDOW_MS,
     Dataset,
+    FeatureValue,
     LabeledCheckout,
     first_label_times,
     label_at,
     labeled_checkout,
+    propagate_labels,
 )
 from tests.unit.fraud.model.synthetic import T0
 
@@ -115,3 +119,85 @@ def test_labeled_checkout_from_the_event() -> None:
     r = labeled_checkout(checkout, {"checkout.amount": 42.5}, {"tx": T0 + DAY_MS})
     assert r == LabeledCheckout("tx", "u9", T0, 42.5, {"checkout.amount": 42.5}, T0 + DAY_MS)
     assert labeled_checkout(checkout, {}, {}).label_time is None
+
+
+# -- labels reach the rest of their incident -------------------------------------------------
+
+H = 3_600_000
+
+
+def on(
+    tx: str, at: int, device: str | None = "d1", country: str | None = "DE", **kw: int
+) -> LabeledCheckout:
+    features: dict[str, FeatureValue] = {"device.id": device, "checkout.country": country}
+    return LabeledCheckout(tx, "u1", at, 10.0, features, kw.get("label_time"))
+
+
+def _labels(rows: list[LabeledCheckout]) -> dict[str, int | None]:
+    return {r.transaction_id: r.label_time for r in rows}
+
+
+def test_a_label_reaches_the_checkouts_of_its_device_and_country_within_the_window() -> None:
+    charged_back = T0 + 9 * DAY_MS
+    rows = [
+        on("before", T0 - 2 * H + 1),
+        on("drained", T0, label_time=charged_back),
+        on("after", T0 + 90 * 60_000),
+        on("too_late", T0 + 2 * H + 1),
+        on("other_device", T0 + 60_000, device="d2"),
+        on("other_country", T0 + 60_000, country="FR"),
+        on("no_device", T0 + 60_000, device=None),
+    ]
+    labelled = _labels(propagate_labels(rows))
+    assert labelled == {
+        "before": charged_back,
+        "drained": charged_back,
+        "after": charged_back,
+        "too_late": None,
+        "other_device": None,
+        "other_country": None,
+        "no_device": None,
+    }
+    assert DEFAULT_INCIDENT_WINDOW_MS == 2 * H
+    assert DEFAULT_INCIDENT_KEYS == ("device.id", "checkout.country")
+
+
+def test_the_earliest_label_of_the_incident_wins_and_an_own_earlier_label_is_kept() -> None:
+    rows = [
+        on("a", T0, label_time=T0 + 5 * DAY_MS),
+        on("b", T0 + 60_000, label_time=T0 + 2 * DAY_MS),
+        on("c", T0 + 120_000),
+        on("d", T0 + 180_000, label_time=T0 + DAY_MS),
+    ]
+    assert _labels(propagate_labels(rows)) == {
+        "a": T0 + DAY_MS,
+        "b": T0 + DAY_MS,
+        "c": T0 + DAY_MS,
+        "d": T0 + DAY_MS,
+    }
+
+
+def test_a_propagated_label_is_never_known_before_its_checkout() -> None:
+    # a failed MFA labels its checkout at once; a later checkout of the incident is known
+    # to be fraud no sooner than it happened
+    rows = [on("mfa_failed", T0, label_time=T0 + 60_000), on("next", T0 + H)]
+    assert _labels(propagate_labels(rows)) == {"mfa_failed": T0 + 60_000, "next": T0 + H}
+
+
+def test_propagation_keeps_the_split_point_in_time() -> None:
+    until = T0 + 10 * DAY_MS
+    rows = [
+        on("reported", T0, label_time=until + 1),  # arrives after training
+        on("sibling", T0 + 60_000),
+        on("legit", T0 + DAY_MS, device="d9"),
+    ]
+    split = Dataset(propagate_labels(rows)).split(until, DAY_MS)
+    assert split.train.frauds == 0  # the sibling's label is the reported one's: not known yet
+    assert _labels(propagate_labels(rows))["sibling"] == until + 1
+
+
+def test_no_window_or_no_keys_leaves_the_labels_as_they_are() -> None:
+    rows = [on("a", T0, label_time=T0 + DAY_MS), on("b", T0 + 60_000)]
+    assert propagate_labels(rows, window_ms=-1) == rows
+    assert propagate_labels(rows, keys=()) == rows
+    assert _labels(propagate_labels(rows, window_ms=0)) == {"a": T0 + DAY_MS, "b": None}
