@@ -325,7 +325,7 @@ class _Run:
 
     def _live(self, log: EventLog, truth: TruthFile) -> None:
         config = self.config
-        self._begin("live", total=config.duration_s, detail="simulating the sessions in flight")
+        self._begin("live", total=config.duration_s, detail="starting the live simulator")
 
         def record(truth_record: GroundTruth) -> None:
             truth.write(truth_record)

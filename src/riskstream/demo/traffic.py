@@ -5,7 +5,9 @@ day each, the daily rhythm, delayed chargebacks), from ``days`` ago until now, w
 fast as the log takes it. Live traffic comes from a second simulator with the same seed, so
 the same population - the same customers with the same devices and cards - paced at
 ``rate`` events per second with event time = now (:func:`~riskstream.sim.live_simulator`,
-:func:`~riskstream.sim.paced`).
+:func:`~riskstream.sim.paced`). The live simulator starts with no warm-up: a warm-up drops
+the events of sessions in flight that fall before the cut-off, so their checkouts would
+reach the engine without the login, first click or promo that precede them.
 
 The two simulators number their ids alike (``tx-7-1`` in both), and accounts opened during
 the simulation take the same ids in both. Live ids are therefore marked ``live-``: every
@@ -81,11 +83,11 @@ class LiveTraffic:
         self.rate = rate
         self._truth = truth
         self.simulator = live_simulator(
-            rate, SimConfig(seed=seed, users=users, fraud_rate=fraud_rate)
+            rate, SimConfig(seed=seed, users=users, fraud_rate=fraud_rate), warmup_s=0.0
         )
 
     def prime(self) -> None:
-        """Simulate the sessions already in flight when the live phase starts."""
+        """Set the simulator up before the live clock starts."""
         self.simulator.prime()
 
     def events(self, seconds: float) -> Iterator[Event]:

@@ -17,7 +17,12 @@ from dataclasses import dataclass
 
 from riskstream.fraud.decision import Decision
 from riskstream.fraud.features.engine import FeatureEngine
-from riskstream.fraud.model import Evaluation, ModelArtifact, train_and_evaluate
+from riskstream.fraud.model import (
+    DEFAULT_INCIDENT_WINDOW_MS,
+    Evaluation,
+    ModelArtifact,
+    train_and_evaluate,
+)
 from riskstream.log.port import EventLog
 from riskstream.services.backtest import read_production
 from riskstream.services.labels import read_labels
@@ -80,7 +85,8 @@ def train_on_history(
     maturity = min(7 * DAY_MS, span // 3)
     decisions = read_decisions(log, namespace)
     labels = read_labels(log, topic=namespace.labels)
-    rows = labeled_rows(decisions, labels.times)
+    # Labels spread to their incident, as `riskstream train` trains.
+    rows = labeled_rows(decisions, labels.times, incident_window_ms=DEFAULT_INCIDENT_WINDOW_MS)
     artifact, evaluation = train_and_evaluate(
         rows,
         train_from=train_from,
