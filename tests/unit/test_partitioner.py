@@ -8,6 +8,7 @@ import pytest
 
 from riskstream.log import murmur2, partition_for
 from riskstream.log.assignor import assign_partitions
+from riskstream.log.partitioner import partitions_for
 from riskstream.log.records import TopicPartition
 
 # Vectors from org.apache.kafka.common.utils.UtilsTest#testMurmur2 (signed 32-bit results).
@@ -30,6 +31,18 @@ def test_partition_is_positive_hash_modulo_count() -> None:
     for i in range(1000):
         key = f"user-{i}".encode()
         assert partition_for(key, 12) == (murmur2(key) & 0x7FFFFFFF) % 12
+
+
+def test_partitions_for_many_keys_match_one_at_a_time() -> None:
+    # Every length 0..40 (each tail of 0-3 bytes), bytes up to 0xff, in batches below and
+    # above the vectorised path's threshold.
+    keys = [bytes((i * 37 + j * 11) % 256 for j in range(i % 41)) for i in range(600)]
+    keys += [f"device:dev-{i:x}".encode() for i in range(300)]
+    for count in (1, 8, 13):
+        expected = [partition_for(key, count) for key in keys]
+        assert partitions_for(keys, count) == expected
+        assert partitions_for(keys[:5], count) == expected[:5]
+    assert partitions_for([], 8) == []
 
 
 def test_assignment_is_deterministic_balanced_and_co_partitioned() -> None:

@@ -40,6 +40,8 @@ from riskstream.log.records import DeliveryReport, Headers, Record, TopicPartiti
 __all__ = [
     "Admin",
     "AssignmentCallback",
+    "BatchProducer",
+    "BatchRecord",
     "Consumer",
     "DeliveryCallback",
     "EventLog",
@@ -50,6 +52,9 @@ __all__ = [
 DeliveryCallback = Callable[[DeliveryReport], None]
 AssignmentCallback = Callable[[list[TopicPartition]], None]
 OffsetReset = Literal["earliest", "latest"]
+BatchRecord = tuple[int | None, bytes | None, bytes | None, int, Headers]
+"""One record for :meth:`BatchProducer.produce_batch`: ``(partition, key, value, timestamp,
+headers)``; ``partition=None`` lets the partitioner choose."""
 
 
 @runtime_checkable
@@ -80,6 +85,19 @@ class Producer(Protocol):
 
     def close(self) -> None:
         """Flush and release resources."""
+        ...
+
+
+@runtime_checkable
+class BatchProducer(Producer, Protocol):
+    """A producer of a log that stores records itself (embedded, memory): it can write a
+    batch of one topic at once and tell each record's place without a round trip."""
+
+    def produce_batch(self, topic: str, records: Sequence[BatchRecord]) -> list[DeliveryReport]:
+        """Write ``records`` to ``topic`` now, after the records of ``topic`` queued before
+        them (whose reports go to their callbacks as usual), and return their reports in
+        order: written, or refused with the reason, as ``produce`` would report them.
+        Wrong types raise ``TypeError`` before anything is written."""
         ...
 
 

@@ -88,7 +88,13 @@ class ChangelogStore(ABC):
     def metadata(self) -> Mapping[str, bytes]:
         return dict(self._committed.metadata)
 
-    def flush(self, producer: Producer, metadata: Mapping[str, bytes] | None = None) -> int:
+    def flush(
+        self,
+        producer: Producer,
+        metadata: Mapping[str, bytes] | None = None,
+        *,
+        at_once: bool = False,
+    ) -> int:
         self._check_usable()
         wanted = self._last_metadata if metadata is None else dict(metadata)
         if not self._has_changes() and wanted == self._last_metadata:
@@ -106,6 +112,7 @@ class ChangelogStore(ABC):
                 seq=self._seq + 1,
                 metadata=wanted,
                 keep=self.durable,
+                at_once=at_once,
             )
         except BaseException as exc:
             # The changes left the dirty set but not for the changelog: nothing is certain.

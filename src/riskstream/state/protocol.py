@@ -111,12 +111,20 @@ class KeyValueStore(Protocol):
         """Delete the keys with ``expires_at <= now_ms`` (as tombstones); returns how many."""
         ...
 
-    def flush(self, producer: Producer, metadata: Mapping[str, bytes] | None = None) -> int:
+    def flush(
+        self,
+        producer: Producer,
+        metadata: Mapping[str, bytes] | None = None,
+        *,
+        at_once: bool = False,
+    ) -> int:
         """Produce the changes since the last flush (latest value per key) and a commit
         marker carrying ``metadata`` (default: the last one) to the changelog partition.
 
         Returns the number of records produced (0 when nothing changed). Call
-        ``producer.flush()`` and then :meth:`commit`.
+        ``producer.flush()`` and then :meth:`commit`. With ``at_once``, a producer that
+        writes batches (:class:`~riskstream.log.port.BatchProducer`) writes them now, in
+        one batch: they are acknowledged when ``flush`` returns.
         """
         ...
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 
-from riskstream.log.port import Producer
+from riskstream.log.port import BatchProducer, BatchRecord, Producer
 from riskstream.log.records import DeliveryReport
 from riskstream.state.changelog import EXPIRES_HEADER, MARKER_KEY, Marker, encode_marker
 from riskstream.state.errors import ChangelogError, StateError
@@ -55,23 +56,68 @@ class StagedCommit:
         seq: int,
         metadata: dict[str, bytes],
         keep: bool,
+        at_once: bool = False,
     ) -> int:
-        """Produce ``changes`` and the marker of commit ``seq``; ``keep`` them for ``commit``."""
+        """Produce ``changes`` and the marker of commit ``seq``; ``keep`` them for ``commit``.
+        ``at_once``: as one batch, acknowledged on return, where the producer can."""
         if MARKER_KEY in changes:
             raise StateError(f"key {MARKER_KEY!r} is reserved for changelog commit markers")
+        marker = encode_marker(Marker(seq, metadata))
+        if at_once and isinstance(producer, BatchProducer):
+            self._write(producer, topic, partition, changes, marker)
+        else:
+            self._produce(producer, topic, partition, changes, marker)
+        if keep:
+            self.changes.update(changes)
+        self.seq = seq
+        self.metadata = metadata
+        return len(changes) + 1
+
+    def _produce(
+        self,
+        producer: Producer,
+        topic: str,
+        partition: int,
+        changes: Mapping[bytes, Change],
+        marker: bytes,
+    ) -> None:
+        """One record at a time; their reports come through ``poll``/``flush``."""
         produce = producer.produce
         on_change = self._on_change
         for key, (value, expires_at) in changes.items():
             headers = None if expires_at is None else ((EXPIRES_HEADER, b"%d" % expires_at),)
             produce(topic, value, key, partition=partition, headers=headers, on_delivery=on_change)
-        marker = encode_marker(Marker(seq, metadata))
         produce(topic, marker, MARKER_KEY, partition=partition, on_delivery=self._on_marker)
-        if keep:
-            self.changes.update(changes)
         self.produced += len(changes) + 1
-        self.seq = seq
-        self.metadata = metadata
-        return len(changes) + 1
+
+    def _write(
+        self,
+        producer: BatchProducer,
+        topic: str,
+        partition: int,
+        changes: Mapping[bytes, Change],
+        marker: bytes,
+    ) -> None:
+        """All at once, marker last: the reports are in hand when this returns."""
+        now = time.time_ns() // 1_000_000
+        records: list[BatchRecord] = [
+            (
+                partition,
+                key,
+                value,
+                now,
+                () if expires_at is None else ((EXPIRES_HEADER, b"%d" % expires_at),),
+            )
+            for key, (value, expires_at) in changes.items()
+        ]
+        records.append((partition, MARKER_KEY, marker, now, ()))
+        reports = producer.produce_batch(topic, records)
+        refused = [report.error for report in reports if report.error is not None]
+        if refused and self.error is None:
+            self.error = refused[0]
+        self.produced += len(reports)
+        self.acked += len(reports) - len(refused)
+        self._on_marker_place(reports[-1])
 
     @property
     def settled(self) -> bool:
@@ -86,6 +132,9 @@ class StagedCommit:
 
     def _on_marker(self, report: DeliveryReport) -> None:
         self._on_change(report)
+        self._on_marker_place(report)
+
+    def _on_marker_place(self, report: DeliveryReport) -> None:
         if report.error is None and report.offset > self.marker_offset:
             # Reports of one partition arrive in produce order: the last marker is the newest.
             self.marker_offset = report.offset

@@ -36,6 +36,17 @@ class OutputEpoch:
             self.failures.append(report)
             self.acked += 1  # settled: the failure is reported at the commit
 
+    def written(self, reports: list[DeliveryReport]) -> None:
+        """Count records written at once (a batch's reports are in hand): as their reports
+        would have counted one by one."""
+        self.produced += len(reports)
+        self.acked += len(reports)
+        ok = [report for report in reports if report.error is None]
+        if len(ok) < len(reports):
+            self.failures.extend(report for report in reports if report.error is not None)
+        # In report order, so each partition keeps its last (highest) offset.
+        self.acked_offsets.update({(r.topic, r.partition): r.offset for r in ok})
+
     @property
     def settled(self) -> bool:
         return self.acked >= self.produced

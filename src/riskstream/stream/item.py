@@ -4,38 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from riskstream.log.records import Headers
 
 __all__ = ["Item"]
 
 
-class Item:
+class Item(msgspec.Struct, eq=False):
     """One value inside a running topology.
 
     ``origin`` is ``(topic, partition, offset)`` of the input record it derives from, and
     ``seq`` numbers the items one input produced at one step, so outputs get deterministic
     ids (the same input replayed after a crash yields the same ids).
+
+    A struct (one is made per value a custom processor receives: built in C, it costs a
+    third of a class with ``__init__``); ``eq=False`` keeps identity equality and hashing.
     """
 
-    __slots__ = ("event_time", "headers", "key", "offset", "partition", "topic", "value")
-
-    def __init__(
-        self,
-        key: bytes | None,
-        value: Any,
-        event_time: int,
-        topic: str,
-        partition: int,
-        offset: int,
-        headers: Headers = (),
-    ) -> None:
-        self.key = key
-        self.value = value
-        self.event_time = event_time
-        self.topic = topic
-        self.partition = partition
-        self.offset = offset
-        self.headers = headers
+    key: bytes | None
+    value: Any
+    event_time: int
+    topic: str
+    partition: int
+    offset: int
+    headers: Headers = ()
 
     def derive(self, value: Any, key: bytes | None = None, event_time: int | None = None) -> Item:
         """A new item from this one (same origin), with a new value and optionally key/time."""

@@ -7,6 +7,10 @@ records late, and a pattern or a join across the topics would see them out of or
 buffer holds each input partition's records and releases them merged by record timestamp,
 but only while every input that still has data to read has a record buffered: an input that
 reached the end of its partition does not hold the others back.
+
+The buffer also knows, for the inputs it *tracks*, the next offset each must deliver:
+records below it (already taken, e.g. handed over by the runner before the consumer read
+them) are dropped when they come again.
 """
 
 from __future__ import annotations
@@ -14,33 +18,61 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Iterable
+from itertools import groupby
+from operator import attrgetter
 
 from riskstream.log.records import Record, TopicPartition
 
 __all__ = ["TimeOrderedBuffer"]
 
+_input_of = attrgetter("topic", "partition")
+
 
 class TimeOrderedBuffer:
     """Per-input queues of one task, released in timestamp order."""
 
-    __slots__ = ("_queues",)
+    __slots__ = ("_next", "_queues")
 
     def __init__(self) -> None:
         self._queues: dict[TopicPartition, deque[Record]] = {}
+        self._next: dict[TopicPartition, int] = {}  # tracked inputs: the next offset due
 
     def add(self, records: Iterable[Record]) -> None:
-        queues = self._queues
-        topic, partition, append = "", -1, None
-        for record in records:
-            # Records come in runs of one partition: look its queue up once per run.
-            if record.topic != topic or record.partition != partition or append is None:
-                topic, partition = record.topic, record.partition
-                tp = TopicPartition(topic, partition)
-                queue = queues.get(tp)
-                if queue is None:
-                    queue = queues[tp] = deque()
-                append = queue.append
-            append(record)
+        """Queue records as the consumer returned them (each input's in offset order)."""
+        queues, tracked = self._queues, self._next
+        # Records come in runs of one partition: one queue look-up and one extend per run.
+        for (topic, partition), run in groupby(records, _input_of):
+            tp = TopicPartition(topic, partition)
+            queue = queues.get(tp)
+            if queue is None:
+                queue = queues[tp] = deque()
+            due = tracked.get(tp)
+            if due is None:
+                queue.extend(run)
+                continue
+            fresh = [record for record in run if record.offset >= due]
+            if fresh:
+                queue.extend(fresh)
+                tracked[tp] = fresh[-1].offset + 1
+
+    def track(self, tp: TopicPartition, offset: int | None) -> None:
+        """Track ``tp``: its next record is at ``offset`` (``None``: not known; then its
+        first record added tells); records below it are dropped."""
+        self._next[tp] = -1 if offset is None else offset
+
+    def expects(self, tp: TopicPartition) -> int | None:
+        """The next offset a tracked input delivers (``None``: not tracked or not known)."""
+        due = self._next.get(tp)
+        return None if due is None or due < 0 else due
+
+    def hand(self, tp: TopicPartition, records: list[Record]) -> None:
+        """Queue records of a tracked input that did not come through the consumer; the
+        first must be the one :meth:`expects` names, the rest follow it without a gap."""
+        queue = self._queues.get(tp)
+        if queue is None:
+            queue = self._queues[tp] = deque()
+        queue.extend(records)
+        self._next[tp] = records[-1].offset + 1
 
     def release(
         self, inputs: Iterable[TopicPartition], at_end: frozenset[TopicPartition]
@@ -80,6 +112,7 @@ class TimeOrderedBuffer:
         """Forget buffered records (their partitions moved away; they were not processed)."""
         for tp in partitions:
             self._queues.pop(tp, None)
+            self._next.pop(tp, None)
 
     def sizes(self) -> list[tuple[TopicPartition, int]]:
         """How many records each input partition has waiting."""

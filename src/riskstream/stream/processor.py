@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
+import msgspec
+
 from riskstream.log.records import Headers
 from riskstream.stream.item import Item
 
@@ -12,14 +14,13 @@ __all__ = ["Context", "KeyState", "Later", "Processor"]
 V = TypeVar("V")
 
 
-class KeyState(Generic[V]):
-    """The state value of one key for one step; changes are written back at commit."""
+class KeyState(msgspec.Struct, Generic[V], eq=False):
+    """The state value of one key for one step; changes are written back at commit.
 
-    __slots__ = ("_changed", "_value")
+    (A struct: one is made per value a custom processor receives; see :class:`Item`.)"""
 
-    def __init__(self, value: V | None) -> None:
-        self._value = value
-        self._changed = False
+    _value: V | None
+    _changed: bool = False
 
     def get(self, default: V | None = None) -> V | None:
         return default if self._value is None else self._value

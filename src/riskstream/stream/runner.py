@@ -5,7 +5,10 @@ for the topology's input topics; each assigned partition number gets a :class:`T
 state store (:class:`~riskstream.state.SqliteStore`, changelogged). The cycle:
 
 1. poll a batch, hand each partition's records to its task (decode in the task, in bulk);
-2. produce the task's outputs at once (they carry deterministic ids);
+2. produce the tasks' outputs at once (they carry deterministic ids); under ``low_latency``
+   on a log that stores records itself (embedded, memory), repartition records for this
+   worker's own tasks are handed to them as soon as they are written, and processed in the
+   same cycle (see :mod:`riskstream.stream.handoff`);
 3. every ``commit_interval_ms``: wait for the outputs' acknowledgements, write the tasks'
    changed state, and commit state + input offsets + output end offsets in one store
    transaction (its changelog marker carries them too); then commit the group offsets.
@@ -24,6 +27,7 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Literal
 
+from riskstream.errors import RiskstreamError
 from riskstream.log.port import EventLog, Producer
 from riskstream.log.records import Record, TopicPartition, TopicSpec
 from riskstream.log.transactions import TransactionalProducer, transactional
@@ -31,9 +35,11 @@ from riskstream.state import SqliteStore, changelog_topic, ensure_changelog
 from riskstream.state.protocol import RestoreStats
 from riskstream.stream.backpressure import hold_back
 from riskstream.stream.exactly_once import TransactionalCommits, worker_id
+from riskstream.stream.handoff import LocalHandoff
 from riskstream.stream.lag import LagMonitor
 from riskstream.stream.low_latency import LowLatencyCommits
 from riskstream.stream.metrics import RunnerMetrics
+from riskstream.stream.output import Output
 from riskstream.stream.output_ends import OutputEnds
 from riskstream.stream.output_producer import OutputProducer
 from riskstream.stream.standby import StandbyReplicas
@@ -48,6 +54,14 @@ logger = logging.getLogger(__name__)
 
 _STORE = "state"  # one store per task; steps keep their keys under their own prefix
 _EAGER_POLL_S = 0.002  # poll timeout right after a cycle that wrote internal records
+_MAX_HOPS = 8  # hand-over rounds per cycle: a deeper topology goes on in the next cycle
+
+_time_ns = time.time_ns
+
+
+def _wall_clock_ms() -> int:
+    return _time_ns() // 1_000_000
+
 
 Delivery = Literal["low_latency", "exactly_once"]
 DEFAULT_COMMIT_INTERVAL_MS: dict[Delivery, int] = {"low_latency": 1_000, "exactly_once": 100}
@@ -92,7 +106,7 @@ class Runner:
         self._holding = False  # some input partition is paused by back-pressure
         self._internal = bool(topology.repartition_topics())
         self._eager = False  # the last cycle produced: poll again without waiting
-        self.clock = clock or (lambda: int(time.time() * 1000))
+        self.clock = clock or _wall_clock_ms
         self.metrics = metrics if metrics is not None else RunnerMetrics(topology.application)
         self.units: dict[int, TaskUnit] = {}
         self.restores: dict[int, RestoreStats] = {}  # each task's last restore
@@ -115,6 +129,8 @@ class Runner:
         # consumer waits behind its long-poll fetch (~500 ms), from this one it takes ~0.5 ms.
         self._lag_probe = log.consumer()
         self._last_commit = 0.0
+        # Repartition records for our own tasks skip the read (low_latency; set at start).
+        self._handoff: LocalHandoff | None = None
         self.standbys = standbys
         self._standby: StandbyReplicas | None = None
         self._commits: LowLatencyCommits | TransactionalCommits
@@ -160,6 +176,13 @@ class Runner:
         outputs += [self.topology.dlq_topic(topic) for topic in inputs]
         specs = [TopicSpec(name=name, partitions=partitions) for name in {*internal, *outputs}]
         self.log.admin.create_topics(specs, exist_ok=True)
+        if internal and self.delivery == "low_latency" and self._out.batch is not None:
+            counts = self.log.admin.describe_topics(internal)
+            self._handoff = LocalHandoff(
+                {topic: spec.partitions for topic, spec in counts.items()},
+                self.units,
+                self._consumer,
+            )
         ensure_changelog(self.log.admin, self.topology.application, _STORE, partitions)
         self._ends.watch_all({*internal, *outputs}, partitions)
         if self.standbys > 0:
@@ -195,6 +218,19 @@ class Runner:
             offset = unit.positions.get(tp)
             if offset is not None:
                 self._consumer.seek(tp, offset)
+            self._track(unit, tp, offset)
+
+    def _track(self, unit: TaskUnit, tp: TopicPartition, offset: int | None) -> None:
+        """Have the unit's buffer track a repartition input we hand records to, from
+        ``offset`` (``None``: where the consumer starts)."""
+        if self._handoff is None or tp.topic not in self._handoff.counts:
+            return
+        if offset is None:
+            try:
+                offset = self._consumer.position(tp)
+            except RiskstreamError:
+                offset = None  # the consumer's first record of it tells
+        unit.buffer.track(tp, offset)
 
     def _open_unit(self, number: int, *, repair: bool = True) -> TaskUnit:
         store = self._open_store(number)
@@ -233,6 +269,8 @@ class Runner:
         elif numbers - lost:
             self.commit(only=numbers - lost)
         self._lag.forget(set(partitions), numbers)
+        if self._handoff is not None:
+            self._handoff.forget(numbers)
         for number in numbers:
             unit = self.units.pop(number, None)
             if unit is not None:
@@ -264,12 +302,18 @@ class Runner:
         self._process_buffered()
         if records or self._holding:
             self._holding = hold_back(self._consumer, self.units.values(), self.max_buffered)
-        produced = 0
         for unit in self.units.values():
             unit.task.advance()
-            produced += self._produce(unit)
+        produced = self._produce_all()
+        handoff = self._handoff
+        if handoff is not None:
+            produced += self._hops(handoff)
         self._out.producer.poll(0)  # delivery reports, once per cycle
+        # Repartition records this runner may own but did not hand over: fetch them soon.
         self._eager = produced > 0 and self._internal
+        if handoff is not None:
+            self._eager = self._eager and handoff.missed
+            handoff.missed = False
         if records:
             self.metrics.batch_processed(time.perf_counter() - began)
             if produced:
@@ -281,9 +325,31 @@ class Runner:
             self.commit(wait=False)
         return len(records)
 
+    def _hops(self, handoff: LocalHandoff) -> int:
+        """Process what was handed over and produce its outputs, hop after hop; returns
+        how many records the hops produced."""
+        produced = 0
+        for _ in range(_MAX_HOPS):
+            handed = handoff.handed
+            if not handed:
+                break
+            handoff.handed = []
+            self.metrics.records_in(handed)
+            self._process_buffered()
+            produced += self._produce_all()
+        return produced
+
+    def _at_end(self) -> frozenset[TopicPartition]:
+        """The inputs at their end: as the consumer saw them at its last poll, and our
+        repartition partitions whose tasks have all we wrote to them."""
+        at_end = self._consumer.at_end()
+        if self._handoff is not None:
+            return at_end | self._handoff.at_end()
+        return at_end
+
     def _process_buffered(self) -> None:
         """Give each task the records it can take in timestamp order."""
-        at_end = self._consumer.at_end()
+        at_end = self._at_end()
         inputs: dict[int, list[TopicPartition]] = defaultdict(list)
         for tp in self._consumer.assignment():
             inputs[tp.partition].append(tp)
@@ -310,13 +376,32 @@ class Runner:
             logger.info("a %.0f ms pause: membership is checked before the next commit", paused_ms)
             commits.suspect = True
 
+    def _produce_all(self) -> int:
+        """Produce every unit's pending outputs at once (one batch per topic where the log
+        writes batches); returns how many."""
+        outputs: list[Output] = []
+        for unit in self.units.values():
+            task = unit.task
+            if task.outputs:
+                outputs += task.outputs
+                task.outputs = []
+            if len(task.suppress) != unit.suppressing:
+                self.metrics.suppressed(unit.suppressing - len(task.suppress))
+                unit.suppressing = len(task.suppress)
+        if outputs:
+            if isinstance(self._commits, TransactionalCommits):
+                self._commits.begin()
+            self._out.send(outputs, self._handoff)
+            self.metrics.records_out(outputs, self.topology.late_topic)
+        return len(outputs)
+
     def _produce(self, unit: TaskUnit) -> int:
         """Produce the unit's pending outputs; returns how many."""
         task = unit.task
         outputs, task.outputs = task.outputs, []
         if outputs and isinstance(self._commits, TransactionalCommits):
             self._commits.begin()
-        self._out.send(outputs)
+        self._out.send(outputs, self._handoff)
         if outputs:
             self.metrics.records_out(outputs, self.topology.late_topic)
         if len(task.suppress) != unit.suppressing:
@@ -328,7 +413,7 @@ class Runner:
         """True when every assigned input partition was read to its end at the last poll."""
         held = self._consumer.assignment()
         buffered = any(len(unit.buffer) for unit in self.units.values())
-        return bool(held) and set(held) <= self._consumer.at_end() and not buffered
+        return bool(held) and set(held) <= self._at_end() and not buffered
 
     def run(self, stop: Callable[[], bool], *, idle_timeout: float = 0.1) -> None:
         """Cycle until ``stop()`` is true, then commit."""
@@ -359,6 +444,8 @@ class Runner:
         else:
             # The restarted tasks look for their outputs in the log: let them all land.
             self._out.flush()
+        if self._handoff is not None:
+            self._handoff.forget(set(self.units))
         if lost:
             logger.warning("tasks %s lost: transaction aborted, the others restart", sorted(lost))
         for unit in self.units.values():
@@ -370,10 +457,12 @@ class Runner:
             self.units[number] = self._open_unit(number, repair=False)
         for tp in kept:
             # Rewind what was read past the commit; never committed: from the earliest.
-            position = self.units[tp.partition].positions.get(tp)
+            unit = self.units[tp.partition]
+            position = unit.positions.get(tp)
             if position is None:
                 position = self._lag_probe.watermarks(tp)[0]
             self._consumer.seek(tp, position)
+            self._track(unit, tp, position)
 
     def _observe_progress(self, units: dict[int, TaskUnit], now: bool = False) -> None:
         """Hand the lag monitor the units' positions (``now``: and set the gauges at once,

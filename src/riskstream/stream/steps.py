@@ -413,6 +413,7 @@ class ProcessStep(_Step):
     """
 
     __slots__ = (
+        "_bind",
         "_decoder",
         "_dirty",
         "_encoder",
@@ -450,19 +451,22 @@ class ProcessStep(_Step):
         self._dirty: set[bytes] = set()
         self._encoder = msgspec.msgpack.Encoder()
         self._decoder: msgspec.msgpack.Decoder[Any] = msgspec.msgpack.Decoder(state_type)
+        self._bind = task.bind_context  # the task's context, made this step's current call
 
     def push(self, key: bytes | None, value: Any, event_time: int) -> None:
         task = self.task
         k = key or b""
+        values = self._values
         try:
             item = task.item(key, value, event_time)
-            state: KeyState[Any] = KeyState(self._value(k))
-            self.processor.process(item, state, task.context(self, item))
+            current = values.get(k, _UNLOADED)
+            state: KeyState[Any] = KeyState(self._load(k) if current is _UNLOADED else current)
+            self.processor.process(item, state, self._bind(self, item))
         except Exception:
             task.failed(self.name)
             raise
         if state.changed:
-            self._values[k] = state.get()
+            values[k] = state.get()
             self._dirty.add(k)
 
     def schedule(self, key: bytes, at: int, *, processing_time: bool) -> None:
@@ -482,8 +486,11 @@ class ProcessStep(_Step):
             self._dirty.add(key)
 
     def _value(self, key: bytes) -> Any:
-        if key in self._values:
-            return self._values[key]
+        value = self._values.get(key, _UNLOADED)
+        return self._load(key) if value is _UNLOADED else value
+
+    def _load(self, key: bytes) -> Any:
+        """Read a key's value from the store into the live values (``None``: no state)."""
         raw = self.store.get(key)
         value = None if raw is None else self._decoder.decode(raw)
         self._values[key] = value
@@ -524,6 +531,7 @@ class ProcessStep(_Step):
 
 
 _MAX_SPARE = 4_096  # reset logics kept per step for reuse
+_UNLOADED: Any = object()  # a key whose value is not live (``None`` is a live "no state")
 
 TimerStep = StatefulStep | ProcessStep
 """The steps that own event-time timers in the task's queue."""

@@ -343,6 +343,16 @@ class Task:
     def item(self, key: bytes | None, value: Any, event_time: int) -> Item:
         """A value as an :class:`Item` of the current origin (for custom processors)."""
         origin = self._origin
+        if type(origin) is Record:  # the common case first: an input record
+            return Item(
+                key,
+                value,
+                event_time,
+                origin.topic,
+                origin.partition,
+                origin.offset,
+                origin.headers,
+            )
         if isinstance(origin, _Deferred):
             origin = origin.record
         if isinstance(origin, Record):
@@ -392,8 +402,12 @@ class Task:
         )
 
     def context(self, step: ProcessStep, item: Item) -> TaskContext:
-        self._context.bind(step, item)
-        return self._context
+        return self._context.bind(step, item)
+
+    @property
+    def bind_context(self) -> Callable[[ProcessStep, Item], TaskContext]:
+        """:meth:`context` without the extra call, for steps to keep."""
+        return self._context.bind
 
     # -- state ------------------------------------------------------------------------------
 

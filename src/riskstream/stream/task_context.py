@@ -26,8 +26,10 @@ class TaskContext:
         self._item: Item | None = None
         self._processing_timers: TimerQueue[tuple[ProcessStep, bytes]] = TimerQueue()
 
-    def bind(self, step: ProcessStep, item: Item) -> None:
+    def bind(self, step: ProcessStep, item: Item) -> TaskContext:
+        """Make ``step`` processing ``item`` the current call; returns the context."""
         self._step, self._item = step, item
+        return self
 
     def _current(self) -> Item:
         if self._item is None:

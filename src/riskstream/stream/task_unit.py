@@ -96,8 +96,10 @@ class TaskUnit:
         checkpoints record."""
         self.task.process(batch)
         positions = self.positions
-        for record in batch:
-            positions[record.topic_partition] = record.offset + 1
+        # A batch holds each input's records in offset order: the last one of each counts.
+        last = {(record.topic, record.partition): record.offset for record in batch}
+        for (topic, partition), offset in last.items():
+            positions[TopicPartition(topic, partition)] = offset + 1
         if self.replay_until and self.task.suppress:
             self._end_replay_when_past()
 
@@ -122,4 +124,5 @@ class TaskUnit:
                 outputs={**output_ends, **self.replay_from} if self.task.suppress else output_ends,
                 watermarks=self.task.watermark_state(),
             )
-        self.store.flush(producer, {_META_KEY: msgspec.msgpack.encode(checkpoint)})
+        meta = {_META_KEY: msgspec.msgpack.encode(checkpoint)}
+        self.store.flush(producer, meta, at_once=True)

@@ -265,11 +265,34 @@ def test_commit_waits_for_acknowledgements(make_store: MakeStore, log: EventLog)
     assert store.commit().metadata == {"n": b"1"}
 
 
-def test_a_failed_changelog_write_stops_the_store(make_store: MakeStore, log: EventLog) -> None:
+def test_a_flush_at_once_is_acknowledged_when_it_returns(
+    make_store: MakeStore, log: EventLog
+) -> None:
+    store = make_store()
+    store.put(b"a", b"1")
+    store.put(b"b", b"2", expires_at=5_000)
+    producer = log.producer(linger_ms=60_000)  # would hold the records
+    store.flush(producer, {"n": b"1"}, at_once=True)
+    assert store.commit_ready
+    assert store.commit().metadata == {"n": b"1"}
+    records = read_changelog(log)
+    assert [(r.key, r.value) for r in records[:2]] == [(b"a", b"1"), (b"b", b"2")]
+    assert records[1].headers == ((EXPIRES_HEADER, b"5000"),)
+    assert records[-1].key == MARKER_KEY
+    fresh = make_store()
+    fresh.restore(log)
+    assert (fresh.get(b"a"), fresh.get(b"b")) == (b"1", b"2")
+    assert fresh.metadata() == {"n": b"1"}
+
+
+@pytest.mark.parametrize("at_once", [False, True])
+def test_a_failed_changelog_write_stops_the_store(
+    make_store: MakeStore, log: EventLog, at_once: bool
+) -> None:
     store = make_store(partition=PARTITIONS)  # the changelog has no such partition
     store.put(b"a", b"1")
     producer = log.producer()
-    store.flush(producer)
+    store.flush(producer, at_once=at_once)
     producer.flush()
     with pytest.raises(ChangelogError):
         store.commit()

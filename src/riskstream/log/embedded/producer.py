@@ -21,8 +21,10 @@ import logging
 import sqlite3
 import time
 from collections import deque
+from collections.abc import Sequence
 from functools import partial
-from operator import itemgetter
+from itertools import repeat
+from operator import add, itemgetter
 
 from riskstream.errors import LogClosedError, LogError, UnknownTopicError
 from riskstream.log.embedded.catalog import Catalog, TopicInfo
@@ -31,8 +33,8 @@ from riskstream.log.embedded.db import write_tx
 from riskstream.log.embedded.maintenance import maintain_topic
 from riskstream.log.embedded.options import EmbeddedOptions
 from riskstream.log.embedded.store import BatchRow, StoredRecord, TopicStore, encode_batch
-from riskstream.log.partitioner import partition_for
-from riskstream.log.port import DeliveryCallback
+from riskstream.log.partitioner import KeyPartitioner
+from riskstream.log.port import BatchRecord, DeliveryCallback
 from riskstream.log.records import DeliveryReport, Headers
 
 __all__ = ["EmbeddedProducer"]
@@ -46,21 +48,7 @@ _Pending = tuple[int | None, bytes | None, bytes | None, int, Headers, DeliveryC
 # (``None``: the producer's) when ``produce`` was given any.
 _ReportBatch = tuple[list[DeliveryReport], DeliveryCallback | list[DeliveryCallback | None]]
 _timestamp_of = itemgetter(1)
-_KEY_CACHE_LIMIT = 1 << 16
-
-
-class _KeyPartitions(dict[bytes, int]):
-    """Kafka's partition of each key, computed once per key: keys (user ids) repeat a lot."""
-
-    def __init__(self, partitions: int) -> None:
-        super().__init__()
-        self.partitions = partitions
-
-    def __missing__(self, key: bytes) -> int:
-        if len(self) >= _KEY_CACHE_LIMIT:
-            self.clear()
-        partition = self[key] = partition_for(key, self.partitions)
-        return partition
+_NO_CALLBACK: tuple[None] = (None,)
 
 
 class _TopicGoneError(Exception):
@@ -76,7 +64,7 @@ class _TopicWriter:
         self.partitions = info.partitions
         self.compacted = info.spec.compacted
         self._next_keyless = 0
-        self._key_partition = _KeyPartitions(info.partitions)
+        self._key_partition = KeyPartitioner(info.partitions)
 
     def write(self, pending: list[_Pending], reports: list[DeliveryReport] | None) -> None:
         """Number and store ``pending`` in one transaction.
@@ -90,6 +78,8 @@ class _TopicWriter:
         key_partition = self._key_partition
         parts: list[list[StoredRecord]] = [[] for _ in range(n)]
         keyless = self._next_keyless
+        # The batch's new keys, hashed at once before the write lock is taken.
+        key_partition.learn(record[1] for record in pending if record[0] is None)
         with write_tx(self.store.conn):
             offsets = self.store.next_offsets()
             if len(offsets) != n:
@@ -202,6 +192,30 @@ class EmbeddedProducer:
         if now >= self._deadline or len(buffer) >= self._batch_records:
             self._write()
 
+    def produce_batch(self, topic: str, records: Sequence[BatchRecord]) -> list[DeliveryReport]:
+        """Write ``records`` now, in one transaction with the records of ``topic`` queued
+        before them (their reports wait for ``poll`` as usual); returns their reports."""
+        self._check_open()
+        if not records:
+            return []
+        _check_batch(records)
+        queued = self._buffers.pop(topic, [])
+        with_callbacks = topic in self._with_callbacks
+        self._with_callbacks.discard(topic)
+        # Queue entries carry a callback: none for these (tuples joined in C).
+        pending: list[_Pending] = [*queued, *map(add, records, repeat(_NO_CALLBACK))]
+        reports = self._write_reports(topic, pending)
+        if queued:  # their reports are served by poll, as for any write
+            earlier = reports[: len(queued)]
+            if with_callbacks:
+                self._reports.append((earlier, [record[5] for record in queued]))
+            elif self._on_delivery is not None:
+                self._reports.append((earlier, self._on_delivery))
+            else:
+                self._unreported += len(queued)
+        self._maintain_when_due()
+        return reports[len(queued) :]
+
     def poll(self, timeout: float = 0.0) -> int:
         """Write the batch once its linger is up (waiting up to ``timeout``); serve reports."""
         self._check_open()
@@ -253,9 +267,30 @@ class EmbeddedProducer:
         with_callbacks, self._with_callbacks = self._with_callbacks, set()
         for topic, pending in buffers.items():
             self._write_topic(topic, pending, with_callbacks=topic in with_callbacks)
+        self._maintain_when_due()
+
+    def _maintain_when_due(self) -> None:
         if self._maintenance_ns is not None and time.monotonic_ns() >= self._next_maintenance:
             self._next_maintenance = time.monotonic_ns() + self._maintenance_ns
             self._maintain()
+
+    def _write_reports(self, topic: str, pending: list[_Pending]) -> list[DeliveryReport]:
+        """Write ``pending`` and return a report for each (refusals included)."""
+        for attempt in (1, 2):
+            reports: list[DeliveryReport] = []
+            try:
+                self._writer(topic).write(pending, reports)
+            except _TopicGoneError:
+                self._drop_writer(topic)
+                if attempt == 1:
+                    continue
+                return _failed(pending, f"unknown topic: {topic!r}", topic)
+            except (LogError, sqlite3.Error) as exc:
+                if not isinstance(exc, UnknownTopicError):
+                    self._drop_writer(topic)
+                return _failed(pending, f"{type(exc).__name__}: {exc}", topic)
+            return reports
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _write_topic(self, topic: str, pending: list[_Pending], *, with_callbacks: bool) -> None:
         wanted = with_callbacks or self._on_delivery is not None
@@ -302,11 +337,7 @@ class EmbeddedProducer:
             writer.store.close()
 
     def _fail(self, pending: list[_Pending], error: str, topic: str) -> None:
-        reports = [
-            DeliveryReport(topic, -1 if part is None else part, -1, timestamp, key, error)
-            for part, key, _value, timestamp, _headers, _callback in pending
-        ]
-        self._reports.append((reports, [record[5] for record in pending]))
+        self._reports.append((_failed(pending, error, topic), [record[5] for record in pending]))
 
     def _serve(self) -> int:
         served = self._unreported
@@ -354,6 +385,45 @@ def _call(
     target = callback or default
     if target is not None:
         target(report)
+
+
+def _failed(pending: list[_Pending], error: str, topic: str) -> list[DeliveryReport]:
+    return [
+        DeliveryReport(topic, -1 if part is None else part, -1, timestamp, key, error)
+        for part, key, _value, timestamp, _headers, _callback in pending
+    ]
+
+
+_BYTES_OR_NONE = frozenset({bytes, type(None)})
+_INT_OR_NONE = frozenset({int, type(None)})
+
+
+def _check_batch(records: Sequence[BatchRecord]) -> None:
+    """The checks of ``produce``: the type combinations of the batch (a handful, however
+    long it is), then those of its header pairs; no Python frame per record."""
+    try:
+        kinds = {
+            (type(part), type(key), type(value), type(stamp), type(headers))
+            for part, key, value, stamp, headers in records
+        }
+        pairs = {(type(name), type(data)) for record in records for name, data in record[4]}
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"batch records must be (partition, key, value, timestamp, headers) "
+            f"with (str, bytes) header pairs: {exc}"
+        ) from exc
+    for part, key, value, stamp, headers in kinds:
+        if part not in _INT_OR_NONE or key not in _BYTES_OR_NONE or value not in _BYTES_OR_NONE:
+            raise TypeError(
+                f"partition, key and value must be int/bytes/bytes or None: "
+                f"{part.__name__}, {key.__name__}, {value.__name__}"
+            )
+        if stamp is not int or headers is not tuple:
+            raise TypeError(
+                f"timestamp must be int and headers a tuple: {stamp.__name__}, {headers.__name__}"
+            )
+    if pairs - {(str, bytes)}:
+        raise TypeError("headers must be (str, bytes) pairs")
 
 
 def _headers(headers: Headers) -> Headers:

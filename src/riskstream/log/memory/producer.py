@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Sequence
 
 from riskstream.errors import LogClosedError, UnknownTopicError
 from riskstream.log.memory.broker import MemoryBroker
 from riskstream.log.partitioner import partition_for
-from riskstream.log.port import DeliveryCallback
+from riskstream.log.port import BatchRecord, DeliveryCallback
 from riskstream.log.records import DeliveryReport, Headers, Record, TopicPartition
 
 __all__ = ["MemoryProducer"]
@@ -53,6 +54,25 @@ class MemoryProducer:
         self._pending.append((topic, partition, key, value, stamp, headers or (), on_delivery))
         if time.monotonic() - self._oldest >= self._linger_s:
             self._send()
+
+    def produce_batch(self, topic: str, records: Sequence[BatchRecord]) -> list[DeliveryReport]:
+        """Append ``records`` now (after everything queued before them); their reports."""
+        if self._closed:
+            raise LogClosedError("producer is closed")
+        reports: list[DeliveryReport] = []
+        for _partition, key, value, timestamp, _headers in records:
+            if type(value) is not bytes and value is not None:
+                raise TypeError(f"value must be bytes or None, not {type(value).__name__}")
+            if type(key) is not bytes and key is not None:
+                raise TypeError(f"key must be bytes or None, not {type(key).__name__}")
+            if type(timestamp) is not int:
+                raise TypeError(f"timestamp must be int, not {type(timestamp).__name__}")
+        if not self._pending:
+            self._oldest = time.monotonic()
+        for partition, key, value, timestamp, headers in records:
+            self._pending.append((topic, partition, key, value, timestamp, headers, reports.append))
+        self._send()
+        return reports
 
     def poll(self, timeout: float = 0.0) -> int:
         return self._send()
