@@ -80,6 +80,7 @@ class TransactionalCommits:
         """Abort the open transaction, if any: nothing of it becomes visible."""
         if self.open:
             self.open = False
+            self._out.discard()
             self.transactions.abort_transaction()
 
     def commit(self, units: dict[int, TaskUnit], *, revoking: bool) -> None:

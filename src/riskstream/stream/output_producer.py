@@ -117,6 +117,13 @@ class OutputProducer:
         self.deliver = self.epoch.on_delivery
         return closed
 
+    def discard(self) -> None:
+        """Forget the current epoch's records before their transaction is aborted: the log
+        purges them and their reports fail nothing that counts (none of it becomes visible)."""
+        self.epoch.failures = []  # the purged records' reports land here and are dropped
+        self.epoch = OutputEpoch(self.ends.acked, self.failed)
+        self.deliver = self.epoch.on_delivery
+
     def flush(self) -> None:
         """Wait until the log acknowledged everything produced; raise if it refused some."""
         while self.producer.flush(10) > 0:
