@@ -26,22 +26,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
-import signal
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import msgspec
+from rich.console import Console
 
+from riskstream.cli.running import run_until_stopped, stop_on_signals
 from riskstream.events import Checkout, Click, Event, Login, PromoApplied, codec_for
 from riskstream.fraud.topology import FraudConfig, fraud_topology
 from riskstream.log import Consumer, EventLog, open_log
 from riskstream.log.records import Record
 from riskstream.stream import Runner
-from riskstream.stream.gc_policy import tune_gc_for_streaming
 from riskstream.stream.item import Item
 from riskstream.stream.processor import Context, KeyState
 from riskstream.stream.topology import Topology
@@ -193,26 +191,6 @@ class FirstPoll:
         return stamped
 
 
-def stop_on_signals() -> threading.Event:
-    """An event SIGTERM or SIGINT sets (``riskstream worker``'s signal handling)."""
-    stopping = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda _signum, _frame: stopping.set())
-    return stopping
-
-
-def run_until_stopped(runner: Runner, stopping: threading.Event) -> None:
-    """Start, tune the collector after start-up, cycle until stopped, commit and close: the
-    worker's loop (``riskstream.cli.running``, not imported: the CLI package imports every
-    command and its dependencies)."""
-    try:
-        runner.start()
-        tune_gc_for_streaming()
-        runner.run(stopping.is_set)
-    finally:
-        runner.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--topology", choices=("minimal", "fraud"), default="minimal")
@@ -221,10 +199,7 @@ def main() -> None:
     parser.add_argument("--velocity")
     parser.add_argument("--decisions")
     args = parser.parse_args()
-    stopping = stop_on_signals()
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    stopping = stop_on_signals(Console(stderr=True))
     log = open_log(f"kafka://{args.bootstrap}")
     topology = minimal_topology(args) if args.topology == "minimal" else full_topology(args)
     stamped: Any = FirstPoll(log, Path(args.stamp))
