@@ -19,11 +19,10 @@ from typing import Any
 
 import msgspec
 
-from riskstream.log import open_log
 from riskstream.stream.item import Item
 from riskstream.stream.processor import Context, KeyState
-from riskstream.stream.runner import Runner
 from riskstream.stream.topology import Topology
+from tests.integration.runner_app import run_to_end
 
 PARTITIONS = 4
 OUTPUT = "per-n"
@@ -93,22 +92,7 @@ def expected_state(events: Iterable[tuple[bytes, dict[str, Any]]]) -> dict[str, 
 
 
 def main(log_dir: str, state_dir: str) -> None:
-    log = open_log(f"embedded:{log_dir}")
-    runner = Runner(
-        topology(),
-        log,
-        state_dir=state_dir,
-        commit_interval_ms=200,
-        max_batch=500,
-        session_timeout_ms=2_000,
-    )
-    runner.start()
-    # Done once every partition is ours (a killed predecessor's expire after the session
-    # timeout) and read to its end.
-    while not (len(runner.units) == PARTITIONS and runner.caught_up()):
-        runner.poll_once(0.05)
-    runner.close()
-    log.close()
+    run_to_end(topology(), log_dir, state_dir)
 
 
 if __name__ == "__main__":

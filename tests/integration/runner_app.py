@@ -79,10 +79,11 @@ def topology() -> Topology:
     return topo
 
 
-def main(log_dir: str, state_dir: str) -> None:
+def run_to_end(built: Topology, log_dir: str, state_dir: str) -> None:
+    """Run ``built`` over the embedded log until every partition is ours and read to its end."""
     log = open_log(f"embedded:{log_dir}")
     runner = Runner(
-        topology(),
+        built,
         log,
         state_dir=state_dir,
         commit_interval_ms=200,
@@ -96,6 +97,10 @@ def main(log_dir: str, state_dir: str) -> None:
         runner.poll_once(0.05)
     runner.close()
     log.close()
+
+
+def main(log_dir: str, state_dir: str) -> None:
+    run_to_end(topology(), log_dir, state_dir)
 
 
 if __name__ == "__main__":
