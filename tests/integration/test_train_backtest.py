@@ -220,6 +220,40 @@ def test_train_gives_the_same_model_from_the_same_log(
     assert published[next(iter(published))].model == out.read_bytes()
 
 
+def test_the_incident_window_decides_how_far_a_label_reaches(
+    history: History, trained: TrainingRun
+) -> None:
+    def train_with(window: str) -> subprocess.CompletedProcess[str]:
+        return _cli(
+            "train",
+            "--from",
+            "2026-01-02",
+            "--until",
+            str(DAY4),
+            "--eval-until",
+            "2026-01-07T00:00:00Z",
+            "--label-maturity",
+            "12h",
+            "--alerts-per-day",
+            "20",
+            "--incident-window",
+            window,
+            "--log",
+            history.url,
+            "--json",
+        )
+
+    as_given = train_with("0")
+    assert as_given.returncode == 0, as_given.stderr
+    summary = json.loads(as_given.stdout)
+    # the default (2h) spreads labels to their incident: the fixture trained that way
+    assert summary["training_frauds"] < trained.artifact.training_frauds
+    assert summary["version"] != trained.artifact.version
+    unreadable = train_with("soon")
+    assert unreadable.returncode == 2
+    assert "--incident-window: cannot read duration 'soon'" in unreadable.stderr
+
+
 def test_a_model_the_engine_cannot_serve_is_refused(history: History, trained: TrainingRun) -> None:
     specs = default_features()
     smaller = FeatureEngine(FeatureSpecs(s for s in specs.specs if s.name != "user.checkouts_1h"))

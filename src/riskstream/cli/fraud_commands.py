@@ -193,6 +193,12 @@ def train(
     alerts_per_day: int = typer.Option(
         DEFAULT_ALERTS_PER_DAY, "--alerts-per-day", min=1, help="The analysts' daily budget."
     ),
+    incident_window: str = typer.Option(
+        "2h",
+        "--incident-window",
+        help="Carry each label to the checkouts from the same device and country within this "
+        "span (one incident); 0 trains on the labels as given.",
+    ),
     publish: ModelSlot | None = PublishOption,
     out: Path | None = OutOption,
     log_url: str | None = LogOption,
@@ -204,6 +210,7 @@ def train(
     end = _instant(until, "--until")
     evaluate_to = _maybe_instant(eval_until, "--eval-until")
     maturity = _duration(label_maturity, "--label-maturity")
+    incident_ms = _duration(incident_window, "--incident-window")
     try:
         check_periods(start, end, evaluate_to, maturity)
     except ValueError as exc:
@@ -221,6 +228,7 @@ def train(
                     eval_until=evaluate_to,
                     label_maturity_ms=maturity,
                     alerts_per_day=alerts_per_day,
+                    incident_window_ms=incident_ms or None,
                     created_at=wall_clock_ms(),
                     engine=engine,
                     progress=lambda done, total: progress.update(task, completed=done, total=total),

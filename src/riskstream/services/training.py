@@ -43,6 +43,7 @@ from riskstream.log.port import EventLog
 from riskstream.services.history import read_history
 from riskstream.services.labels import Labels, read_labels
 from riskstream.services.models_registry import (
+    MODELS_TOPIC,
     ModelMetadata,
     ModelSlot,
     PublishedModel,
@@ -198,9 +199,11 @@ def publish_trained(
     slot: ModelSlot | str,
     artifact: ModelArtifact,
     engine: FeatureEngine | None = None,
+    *,
+    topic: str = MODELS_TOPIC,
 ) -> PublishedModel:
-    """Publish ``artifact`` into ``slot`` after checking it against the engine's features:
-    :class:`~riskstream.fraud.model.ModelFeatureMismatch` (nothing published) names what
-    the engine lacks."""
+    """Publish ``artifact`` into ``slot`` of the models ``topic`` after checking it against
+    the engine's features: :class:`~riskstream.fraud.model.ModelFeatureMismatch` (nothing
+    published) names what the engine lacks."""
     artifact.check_features((engine or FeatureEngine()).feature_names)
-    return publish_model(log, slot, artifact.to_bytes(), model_metadata(artifact))
+    return publish_model(log, slot, artifact.to_bytes(), model_metadata(artifact), topic=topic)
