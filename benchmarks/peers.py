@@ -777,8 +777,8 @@ def measure(cfg: Config) -> int:
 
 def parse_args(argv: Sequence[str] | None) -> Config:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="100k events, one run (CI)")
-    parser.add_argument("--events", type=int, help="input events (default 100k quick, 300k)")
+    parser.add_argument("--quick", action="store_true", help="30k events, one run (CI)")
+    parser.add_argument("--events", type=int, help="input events (default 30k quick, 300k)")
     parser.add_argument("--users", type=int, default=10_000, help="distinct users (keys)")
     parser.add_argument("--runs", type=int, help="interleaved runs (default 1 quick, 3)")
     parser.add_argument("--only", help=f"comma-separated subset of {','.join(CONTENDERS)}")
@@ -800,7 +800,7 @@ def parse_args(argv: Sequence[str] | None) -> Config:
         if number is not None and number < 1:
             parser.error(f"{flag} must be at least 1")
     return Config(
-        events=args.events or (100_000 if args.quick else 300_000),
+        events=args.events or (30_000 if args.quick else 300_000),
         users=args.users,
         runs=args.runs or (1 if args.quick else 3),
         only=tuple(name for name in CONTENDERS if name in only),
