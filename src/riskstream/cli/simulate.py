@@ -2,9 +2,12 @@
 
 As fast as possible (the default), simulated time starts at ``--start`` and runs ahead of the
 wall clock (days of traffic in seconds). With ``--rate R`` the traffic is live: R events per
-second of wall clock, event time = now. ``--events N`` or ``--duration S`` (wall-clock
-seconds) ends the run. Ground truth goes to ``--truth FILE.jsonl`` and/or, with
-``--truth-topic``, to the ``sim.truth`` topic; the engine never reads either.
+second of wall clock, event time = now, after a warm-up of ``--warmup S`` simulated seconds:
+the sessions in flight at the start arrive whole, their earlier events first, at once and
+stamped in the past (see :mod:`riskstream.sim.pacing`). ``--events N`` or ``--duration S``
+(wall-clock seconds) ends the run; when paced, both count live traffic only, after those
+earlier events. Ground truth goes to ``--truth FILE.jsonl`` and/or, with ``--truth-topic``,
+to the ``sim.truth`` topic; the engine never reads either.
 """
 
 from __future__ import annotations
@@ -65,12 +68,14 @@ def _parse_start(text: str | None) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def _until(events: Iterable[Event], seconds: float) -> Iterator[Event]:
-    """Stop ``seconds`` of wall-clock time after the first event (after any warm-up)."""
-    deadline = 0.0
+def _until(events: Iterable[Event], seconds: float, simulator: TrafficSimulator) -> Iterator[Event]:
+    """Stop ``seconds`` of wall-clock time after the first live event (after any warm-up and
+    the earlier events of the sessions in flight)."""
+    deadline: float | None = None
     for count, event in enumerate(events):
-        if count == 0:
-            deadline = time.monotonic() + seconds
+        if deadline is None:
+            if simulator.live:
+                deadline = time.monotonic() + seconds
         elif count & 63 == 0 and time.monotonic() >= deadline:
             return
         yield event
@@ -90,6 +95,15 @@ def simulate(
     ),
     rate: float | None = typer.Option(
         None, "--rate", min=1, help="Paced: events per second of wall clock, event time = now."
+    ),
+    warmup: float | None = typer.Option(
+        None,
+        "--warmup",
+        min=0.0,
+        metavar="SECONDS",
+        help="Paced only: simulate this long before now, so traffic starts with sessions in "
+        "flight; their earlier events are sent first, stamped in the past, and sessions "
+        "over by now are left out (default 120, or 600,000/RATE if less; 0: none).",
     ),
     seed: int = typer.Option(7, "--seed", help="Same seed, same events (byte for byte)."),
     users: int = typer.Option(10_000, "--users", min=1, help="Customers in the population."),
@@ -111,8 +125,16 @@ def simulate(
         settings = settings.model_copy(update={"log_url": log_url})
     if events is None and duration is None:
         events = _DEFAULT_EVENTS
+    if warmup is not None and rate is None:
+        raise typer.BadParameter(
+            "only paced traffic warms up: give --rate too", param_hint="--warmup"
+        )
     config = SimConfig(seed=seed, users=users, fraud_rate=fraud_rate, start_ms=_parse_start(start))
-    simulator = live_simulator(rate, config) if rate is not None else TrafficSimulator(config)
+    simulator = (
+        live_simulator(rate, config, warmup_s=warmup)
+        if rate is not None
+        else TrafficSimulator(config)
+    )
     mode = f"paced at {rate:,.0f} events/s" if rate is not None else "as fast as possible"
     stop = f"{events:,} events" if events is not None else f"{duration:g} s"
     console.print(
@@ -124,6 +146,11 @@ def simulate(
     if rate is not None:
         with console.status("warming up: simulating the sessions already in flight"):
             simulator.prime()
+        if simulator.backlog:
+            console.print(
+                f"{simulator.backlog:,} earlier events of the sessions in flight go first, "
+                "stamped in the past"
+            )
     began = time.perf_counter()
     try:
         with SimWriter(
@@ -139,7 +166,7 @@ def simulate(
                 else paced(simulator, rate, limit=events, truth=writer.truth)
             )
             if duration is not None:
-                stream = _until(stream, duration)
+                stream = _until(stream, duration, simulator)
             _write_with_progress(writer, stream, simulator, events, duration, as_json)
     finally:
         log.close()
@@ -176,9 +203,8 @@ def _write_with_progress(
         console=console,
         transient=as_json,
     ) as progress:
-        task = progress.add_task(
-            "simulate", total=events if events is not None else duration, speed="", detail=""
-        )
+        total = duration if events is None else events + simulator.backlog  # primed by now
+        task = progress.add_task("simulate", total=total, speed="", detail="")
         began = time.perf_counter()
         produced = 0
 
@@ -225,8 +251,15 @@ def _summary(
         "truth_file": str(truth) if truth is not None else None,
         "truth_records": result.truth_records,
         "per_topic": dict(sorted(result.per_topic.items())),
+        "warmup_s": _warmup_s(simulator),
+        "backlog": simulator.backlog,
         **simulator.stats.to_dict(),
     }
+
+
+def _warmup_s(simulator: TrafficSimulator) -> float | None:
+    config = simulator.config
+    return None if config.emit_from_ms is None else (config.emit_from_ms - config.start_ms) / 1000
 
 
 def _render(

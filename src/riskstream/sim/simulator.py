@@ -7,6 +7,13 @@ generation order); an event leaves the heap once no session still to start can p
 (every session's events are at or after its start). Everything draws from one seeded random
 stream in a fixed order, so the same configuration yields byte-identical events.
 
+With ``emit_from_ms`` (a warm-up) the unit of output is what one session start writes: a
+visit, a sign-up, or a whole fraud incident (whose sessions may be hours apart), without its
+delayed labels. One with an event at or after ``emit_from_ms`` is in flight and is emitted
+whole, its earlier events at their own times, so a checkout never arrives without the login,
+clicks or promo before it. One wholly before is history: nothing of it is emitted, not even
+its labels.
+
 Ground truth never enters the event stream: pass ``truth=`` to :meth:`TrafficSimulator.events`
 to receive one :class:`~riskstream.sim.truth.GroundTruth` per checkout as it is yielded.
 """
@@ -22,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from riskstream.errors import ConfigError
-from riskstream.events import Event
+from riskstream.events import Chargeback, Event, FraudReported
 from riskstream.sim.draws import Weighted
 from riskstream.sim.legit import SIGNUP_RATE, legit_session, signup_session
 from riskstream.sim.population import DAY_MS, Population
@@ -41,6 +48,8 @@ LEGIT_CHECKOUTS_PER_SESSION: Final = 0.314
 _PRIOR_EVENTS_PER_ARRIVAL: Final = 10.2
 _PRIOR_WEIGHT: Final = 200
 
+_LABELS: Final = (Chargeback, FraudReported)  # days later: they never keep a session in flight
+
 TruthSink = Callable[[GroundTruth], None]
 
 
@@ -54,8 +63,9 @@ class SimConfig:
     their default weight, 0 disables one). Session volume is ``users *
     sessions_per_user_day`` per simulated day unless ``events_per_second`` fixes the mean
     event rate instead (paced runs). ``rhythm`` modulates it by hour of day and day of week.
-    ``emit_from_ms`` starts the output later than ``start_ms``: what happens before is
-    simulated but not emitted (a warm-up, so output begins with sessions in flight).
+    ``emit_from_ms`` starts the output later than ``start_ms`` (a warm-up, so output begins
+    with sessions in flight): sessions wholly before it are simulated but not emitted; those
+    still in flight at it are emitted whole, their earlier events first, at their own times.
     """
 
     seed: int = 7
@@ -184,8 +194,10 @@ class TrafficSimulator:
             labels=config.labels,
             currency=config.currency,
         )
-        if config.emit_from_ms is not None:
-            self.world.cutoff = config.emit_from_ms
+        # Session starts before this instant are written aside and kept only if in flight.
+        self._emit_from = -1 if config.emit_from_ms is None else config.emit_from_ms
+        self.backlog = 0  # events before emit_from_ms of sessions in flight there (emitted)
+        self.history = 0  # events of sessions wholly before emit_from_ms (not emitted)
         weights = {n: w for n, w in config.weights().items() if w > 0}
         self._scenarios: Weighted[Scenario] | None = None
         self._fraud_p = 0.0
@@ -215,14 +227,21 @@ class TrafficSimulator:
         return self._fraud_p
 
     @property
+    def live(self) -> bool:
+        """Whether the last event yielded is at or after ``emit_from_ms`` (before it come the
+        earlier events of the sessions in flight there); false before the first event."""
+        last = self.stats.last_ms
+        return last is not None and last >= self._emit_from
+
+    @property
     def now_ms(self) -> int:
         """The simulated time generation has reached (the next session start)."""
         return int(self._next_start)
 
     def prime(self) -> None:
-        """Simulate until the next event can be yielded (runs any warm-up now)."""
-        heap = self.world.heap
-        while not heap or heap[0][0] >= self._next_start:
+        """Simulate until the next event can be yielded and through any warm-up (now)."""
+        heap, emit_from = self.world.heap, self._emit_from
+        while not heap or heap[0][0] >= self._next_start or self._next_start < emit_from:
             self._spawn(self._next_start)
             self._next_start = self._arrivals.next()
 
@@ -281,6 +300,15 @@ class TrafficSimulator:
     # -- generation ----------------------------------------------------------------------
 
     def _spawn(self, start: float) -> None:
+        if start < self._emit_from:
+            self._warm(start)
+        else:
+            self._start(start)
+        self._arrived += 1
+        if self._target_rate is not None and self._arrived % 64 == 0:
+            self._recalibrate(self._target_rate)
+
+    def _start(self, start: float) -> None:
         rng = self._rng
         roll = rng.random()
         if self._scenarios is not None and roll < self._fraud_p:
@@ -289,9 +317,20 @@ class TrafficSimulator:
             signup_session(self.world, start)
         else:
             legit_session(self.world, self.population.shopper(rng), start)
-        self._arrived += 1
-        if self._target_rate is not None and self._arrived % 64 == 0:
-            self._recalibrate(self._target_rate)
+
+    def _warm(self, start: float) -> None:
+        # A session start before emit_from_ms writes onto a heap of its own; it joins the
+        # output whole if any of its events (labels aside) is at or after emit_from_ms.
+        world, cutoff = self.world, self._emit_from
+        heap, world.heap = world.heap, []
+        self._start(start)
+        written, world.heap = world.heap, heap
+        if any(e[0] >= cutoff and not isinstance(e[2], _LABELS) for e in written):
+            for entry in written:
+                heapq.heappush(heap, entry)
+            self.backlog += sum(e[0] < cutoff for e in written)
+        else:
+            self.history += len(written)
 
     def _recalibrate(self, events_per_second: float) -> None:
         # A fixed event rate: divide it by the events a session start has produced so far

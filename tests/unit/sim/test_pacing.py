@@ -1,4 +1,6 @@
-"""Paced traffic on a fake clock: the asked rate, event time = now, truth re-stamped alike."""
+"""Paced traffic on a fake clock: the asked rate, event time = now, truth re-stamped alike.
+
+(The warm-up's sessions in flight: test_pacing_warmup.py.)"""
 
 from __future__ import annotations
 
@@ -23,26 +25,31 @@ class FakeClock:
         self.now += seconds
 
 
-def _paced(rate: float, count: int) -> tuple[list[Event], list[GroundTruth], FakeClock]:
+def _paced(
+    rate: float, count: int, warmup_s: float = 20
+) -> tuple[list[Event], list[GroundTruth], FakeClock, int]:
+    """``count`` live events after the backlog of the warm-up (whose size is returned)."""
     clock = FakeClock(NOW)
-    simulator = live_simulator(rate, clock=clock, seed=4, fraud_rate=0.2, warmup_s=60)
+    simulator = live_simulator(rate, clock=clock, seed=4, fraud_rate=0.2, warmup_s=warmup_s)
     truth: list[GroundTruth] = []
     events = list(
         paced(simulator, rate, limit=count, truth=truth.append, clock=clock, sleep=clock.sleep)
     )
-    return events, truth, clock
+    return events, truth, clock, simulator.backlog
 
 
 @pytest.mark.parametrize("rate", [500.0, 5_000.0])
 def test_paced_traffic_runs_at_the_asked_rate_with_event_time_now(rate: float) -> None:
-    events, _, clock = _paced(rate, 6_000)
-    assert len(events) == 6_000
+    events, _, clock, backlog = _paced(rate, 6_000)
+    assert len(events) == backlog + 6_000
+    assert backlog > 0
     elapsed = clock.now - NOW
     assert elapsed == pytest.approx(6_000 / rate, rel=0.01)
     times = [e.event_time for e in events]
     assert times == sorted(times)
-    assert times[0] == int(NOW * 1000)
+    assert times[backlog - 1] < int(NOW * 1000) == times[backlog]
     assert times[-1] <= int(clock.now * 1000)
+    times = times[backlog:]
     per_second: dict[int, int] = {}
     for t in times:
         per_second[t // 1000] = per_second.get(t // 1000, 0) + 1
@@ -51,7 +58,7 @@ def test_paced_traffic_runs_at_the_asked_rate_with_event_time_now(rate: float) -
 
 
 def test_ground_truth_is_restamped_with_its_checkout() -> None:
-    events, truth, _ = _paced(2_000.0, 20_000)
+    events, truth, _, _ = _paced(2_000.0, 20_000)
     checkouts = [e for e in events if type(e) is Checkout]
     assert len(checkouts) == len(truth) > 50
     for checkout, record in zip(checkouts, truth, strict=True):
@@ -63,8 +70,13 @@ def test_ground_truth_is_restamped_with_its_checkout() -> None:
 
 def test_a_live_stream_starts_with_sessions_in_flight() -> None:
     clock = FakeClock(NOW)
-    simulator = live_simulator(1_000, clock=clock, seed=4, warmup_s=300)
+    simulator = live_simulator(1_000, clock=clock, seed=4, warmup_s=120)
+    simulator.prime()
+    backlog = simulator.take(simulator.backlog)  # their earlier events come first
+    assert backlog[-1].event_time < int(NOW * 1000)
+    assert not simulator.live
     events = simulator.take(3_000)
+    assert simulator.live
     assert events[0].event_time >= int(NOW * 1000)
     clicks = [e for e in events if type(e) is Click]
     # mid-session page views from the warm-up show up before many sessions have started
@@ -77,6 +89,7 @@ def test_the_live_simulated_rate_matches_once_warm() -> None:
     clock = FakeClock(NOW)
     simulator = live_simulator(500, clock=clock, seed=4)
     start = int(NOW * 1000)
+    assert len(list(simulator.events(until_ms=start))) == simulator.backlog > 0
     first_minute = len(list(simulator.events(until_ms=start + 60_000)))
     assert first_minute >= 0.7 * 500 * 60
     list(simulator.events(until_ms=start + 240_000))
@@ -87,8 +100,9 @@ def test_the_live_simulated_rate_matches_once_warm() -> None:
 def test_a_consumer_far_behind_is_not_flooded() -> None:
     clock = FakeClock(NOW)
     simulator = live_simulator(1_000, clock=clock, seed=4, warmup_s=10)
+    simulator.prime()
     stream = paced(simulator, 1_000, clock=clock, sleep=clock.sleep, max_lag_s=1.0)
-    for _ in range(100):
+    for _ in range(simulator.backlog + 100):
         next(stream)
     clock.now += 30  # the consumer stalled for 30 s
     burst_start = clock.now
