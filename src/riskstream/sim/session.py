@@ -74,7 +74,6 @@ class World:
         "_sessions",
         "_transactions",
         "currency",
-        "cutoff",
         "generated",
         "heap",
         "incidents",
@@ -82,7 +81,6 @@ class World:
         "population",
         "prefix",
         "rng",
-        "skipped",
     )
 
     def __init__(
@@ -103,8 +101,6 @@ class World:
         self.incidents: Counter[str] = Counter()
         self._seq = itertools.count()
         self.generated = 0  # events emitted
-        self.skipped = 0  # events generated before the cutoff and dropped (warm-up)
-        self.cutoff = -1  # events before this event time are dropped, not emitted
         self._sessions = itertools.count(1)
         self._transactions = itertools.count(1)
         self._incidents = itertools.count(1)
@@ -270,9 +266,6 @@ class Session:
 
     def login(self, *, success: bool = True) -> None:
         world, t = self.world, int(self.t)
-        if t < world.cutoff:
-            world.skipped += 1
-            return
         device = self.device
         world.emit(
             Login(
@@ -295,9 +288,6 @@ class Session:
         first = self.first_click_ms is None
         if first:
             self.first_click_ms = t
-        if t < world.cutoff:
-            world.skipped += 1
-            return
         world.emit(
             Click(
                 event_id=world.event_id(),
@@ -335,9 +325,6 @@ class Session:
         )
         self.t += duration
         t = int(self.t)
-        if t < world.cutoff:
-            world.skipped += 1
-            return
         world.emit(
             MouseMovement(
                 event_id=world.event_id(),
@@ -356,9 +343,6 @@ class Session:
 
     def promo(self, code: str, discount: float, cart: float) -> None:
         world, t = self.world, int(self.t)
-        if t < world.cutoff:
-            world.skipped += 1
-            return
         world.emit(
             PromoApplied(
                 event_id=world.event_id(),
@@ -385,9 +369,6 @@ class Session:
         incident: str | None = None,
     ) -> None:
         world, t = self.world, int(self.t)
-        if t < world.cutoff:
-            world.skipped += 1
-            return
         device = self.device
         event = Checkout(
             event_id=world.event_id(),
@@ -411,9 +392,6 @@ class Session:
 
     def address_changed(self, address_hash: str, kind: str = "shipping") -> None:
         world, t = self.world, int(self.t)
-        if t < world.cutoff:
-            world.skipped += 1
-            return
         world.emit(
             AddressChanged(
                 event_id=world.event_id(),
@@ -434,9 +412,6 @@ class Session:
         phone_hash: str | None = None,
     ) -> None:
         world, t = self.world, int(self.t)
-        if t < world.cutoff:
-            world.skipped += 1
-            return
         world.emit(
             ProfileUpdated(
                 event_id=world.event_id(),

@@ -336,7 +336,7 @@ class TrafficSimulator:
         # A fixed event rate: divide it by the events a session start has produced so far
         # (with a prior) to get the session rate. Deterministic: it depends only on what
         # was generated.
-        generated = self.world.generated + self.world.skipped
+        generated = self.world.generated
         per_arrival = (_PRIOR_EVENTS_PER_ARRIVAL * _PRIOR_WEIGHT + generated) / (
             _PRIOR_WEIGHT + self._arrived
         )
