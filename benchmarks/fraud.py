@@ -1,9 +1,9 @@
 """Fraud-engine benchmarks: the fraud topology end to end, events in, one decision per checkout out.
 
     python benchmarks/fraud.py [--quick] [--only throughput,replay,latency,memory]
-                               [--backend embedded|kafka] [--events N] [--users N]
-                               [--partitions N] [--runs N] [--rates 20000,5000] [--seconds S]
-                               [--memory-users N] [--profile PATH] [--py-spy PATH]
+                               [--backend embedded|kafka] [--workers 1,2] [--events N]
+                               [--users N] [--partitions N] [--runs N] [--rates 20000,5000]
+                               [--seconds S] [--memory-users N] [--profile PATH] [--py-spy PATH]
 
 Prints one JSON object per figure on stdout (DESIGN.md §4 "Benchmarks"); a figure that fails
 prints ``{"bench": ..., "backend": ..., "error": ...}`` on stderr, the others still run, and
@@ -13,12 +13,18 @@ entity repartition → device / instrument / IP / merchant profiles → by-user 
 decision → ``risk.decisions`` (+ ``risk.alerts``). Traffic comes from the
 :class:`~riskstream.sim.TrafficSimulator`, encoded with the events' own codecs before any
 timer starts. Every run works in a fresh temp directory (embedded) or under topic, group and
-application names of its own (Kafka, ``bench-<hex>.…``, deleted afterwards).
+application names of its own (Kafka, ``bench-<hex>.…``, deleted afterwards, dead-letter
+topics ``dlq.bench-<hex>.…`` included).
 
-``--profile PATH`` adds a profile of one throughput run (py-spy when found, sampling a child
-process; else cProfile in this process): top functions by self and cumulative time and the
-cost per input event of each stage, written to PATH and summed up as a ``fraud.profile``
-figure.
+Throughput and latency run once per ``--workers`` count: that many spawned worker processes,
+each a Runner, in the run's consumer group (see ``worker_group.py``: they join on empty
+topics and hold until every partition number has one owner). Every run checks that each
+checkout was decided exactly once and every input event processed.
+
+``--profile PATH`` adds a profile of one 1-worker throughput run (py-spy when found, sampling
+a child process and its worker; else cProfile in the worker process): top functions by self
+and cumulative time and the cost per input event of each stage, written to PATH and summed
+up as a ``fraud.profile`` figure.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import argparse
 import collections
 import contextlib
 import cProfile
+import functools
 import gc
 import io
 import json
@@ -42,7 +49,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event as ProcessEvent
@@ -50,6 +57,15 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from worker_group import (
+    Workers,
+    delete_run,
+    join_until_held,
+    records_held,
+    settle_group,
+    start_workers,
+    worker_counts,
+)
 
 from riskstream.events import ACTIVITY_TOPICS, Checkout, Login
 from riskstream.events.codec import codec_for
@@ -80,6 +96,11 @@ TOPOLOGY_NOTE = (
     "user) -> profile -> entity repartition -> entities -> by-user repartition -> decide -> "
     "risk.decisions (+ risk.alerts); Runner with a SqliteStore per task, 1 s commits"
 )
+WORKER_NOTE = (
+    "a spawned process per worker, one Runner each (low_latency, gc tuned after start-up as "
+    "`riskstream worker` does), all in the run's consumer group (the backend's default group "
+    "protocol), settled with every partition number owned by one worker before the pre-fill"
+)
 
 Input = tuple[str, bytes, bytes, int]  # event topic (events.*), key, encoded value, event time
 
@@ -90,6 +111,7 @@ class Config:
 
     backend: str
     url: str
+    workers: tuple[int, ...]
     events: int
     users: int
     partitions: int
@@ -119,8 +141,9 @@ def emit(
     print(json.dumps(figure), flush=True)
 
 
-def emit_error(bench: str, exc: BaseException, *, backend: str) -> None:
-    line = {"bench": bench, "backend": backend, "error": f"{type(exc).__name__}: {exc}"}
+def emit_error(bench: str, exc: BaseException, *, backend: str, where: str = "") -> None:
+    error = f"{type(exc).__name__}: {exc}"
+    line = {"bench": bench, "backend": backend, "error": f"{where}: {error}" if where else error}
     print(json.dumps(line), file=sys.stderr, flush=True)
 
 
@@ -139,8 +162,12 @@ class Workload:
     """Encoded simulated events in event-time order, and what they hold."""
 
     inputs: list[Input]
-    checkouts: int
+    checkout_ids: list[str]  # each checkout's transaction id, in order
     users: int
+
+    @property
+    def checkouts(self) -> int:
+        return len(self.checkout_ids)
 
     def mix(self) -> dict[str, Any]:
         counts = collections.Counter(topic.removeprefix("events.") for topic, *_ in self.inputs)
@@ -152,13 +179,14 @@ class Workload:
 
 def simulated(events: int, users: int, seed: int = SEED) -> Workload:
     inputs: list[Input] = []
-    checkouts = 0
+    checkout_ids: list[str] = []
     for event in TrafficSimulator(SimConfig(users=users, seed=seed)).events(events):
         inputs.append(
             (event.topic, event.key, codec_for(event.topic).encode(event), event.event_time)
         )
-        checkouts += type(event) is Checkout
-    return Workload(inputs, checkouts, users)
+        if type(event) is Checkout:
+            checkout_ids.append(event.transaction_id)
+    return Workload(inputs, checkout_ids, users)
 
 
 def one_visit_each(users: int) -> Workload:
@@ -193,7 +221,7 @@ def one_visit_each(users: int) -> Workload:
         )
         inputs.append((Login.topic, key, encode_login(first), at))
         inputs.append((Checkout.topic, key, encode_checkout(second), at + 5))
-    return Workload(inputs, users, users)
+    return Workload(inputs, [f"tx-m-{i}" for i in range(users)], users)
 
 
 # -- a log of one's own -----------------------------------------------------------------------
@@ -234,26 +262,9 @@ def bench_log(cfg: Config, what: str) -> Iterator[tuple[EventLog, Names, Path]]:
         yield log, names, root
     finally:
         if names.prefix:
-            delete_run(log, cfg.url, names)
+            delete_run(log, cfg.url, names.prefix, [names.config.application])
         log.close()
         shutil.rmtree(root, ignore_errors=True)
-
-
-def delete_run(log: EventLog, url: str, names: Names) -> None:
-    """Best effort: every topic and the consumer group of a Kafka run."""
-    try:
-        mine = [name for name in log.admin.list_topics() if name.startswith(names.prefix)]
-        if mine:
-            log.admin.delete_topics(mine)
-    except Exception as exc:  # a leftover topic is only untidy
-        print(f"warning: could not delete topics of {names.prefix}: {exc}", file=sys.stderr)
-    from confluent_kafka.admin import AdminClient  # noqa: PLC0415 - only for the clean-up
-
-    admin = AdminClient({"bootstrap.servers": url.removeprefix("kafka://"), "log_level": 4})
-    with contextlib.suppress(Exception):
-        for future in admin.delete_consumer_groups([names.config.application]).values():
-            with contextlib.suppress(Exception):
-                future.result(10)
 
 
 def create_inputs(log: EventLog, names: Names, partitions: int) -> None:
@@ -328,28 +339,16 @@ def wait_assigned(runner: Runner, partitions: int, timeout_s: float = 120.0) -> 
             raise TimeoutError(f"{len(runner.units)} of {partitions} tasks after {timeout_s:.0f}s")
 
 
-def drain(
-    runner: Runner, decisions: Decisions, expected: int, timeout_s: float, inputs: int = 0
-) -> int:
-    """Cycle the runner until ``expected`` decisions are readable and it has processed
-    ``inputs`` records of its source topics; returns the cycles.
-
-    The input count matters on a backlog: the runner may take the checkouts before other
-    events (Kafka fetches topics at their own pace, and a partition that was at its end
-    before the pre-fill counts as at its end until its first record arrives), so the last
-    decision can be readable before the last events are processed.
-
-    The profile keeps the samples under this function: keep its name."""
+def drain(runner: Runner, decisions: Decisions, expected: int, timeout_s: float) -> None:
+    """Cycle the runner until ``expected`` decisions are readable."""
     deadline = time.monotonic() + timeout_s
     next_count = 0.0
-    cycles = 0
     while True:
         runner.poll_once(0.05)
-        cycles += 1
         now = time.monotonic()
         if now >= next_count or runner.caught_up():
-            if decisions.count() >= expected and sources_processed(runner) >= inputs:
-                return cycles
+            if decisions.count() >= expected:
+                return
             next_count = now + 0.1
         if now > deadline:
             raise TimeoutError(
@@ -367,6 +366,23 @@ def sources_processed(runner: Runner) -> int:
         for tp, offset in unit.positions.items()
         if tp.topic not in internal
     )
+
+
+def decided_once(checkouts: Iterable[str], decided: Iterable[str]) -> list[str]:
+    """What is wrong with the decisions (by transaction id) of ``checkouts``: checkouts
+    without a decision, checkouts decided more than once, decisions of no checkout. Empty
+    when each checkout was decided exactly once."""
+    wanted = collections.Counter(checkouts)
+    got = collections.Counter(decided)
+    problems = []
+    for what, ids in (
+        ("checkouts without a decision", sorted(set(wanted) - set(got))),
+        ("checkouts decided more than once", sorted(t for t, n in got.items() if n > 1)),
+        ("decisions of no checkout", sorted(set(got) - set(wanted))),
+    ):
+        if ids:
+            problems.append(f"{len(ids)} {what} (e.g. {', '.join(ids[:3])})")
+    return problems
 
 
 class GcClock:
@@ -392,100 +408,371 @@ class GcClock:
         gc.callbacks.remove(self._callback)
 
 
+class CycleClock:
+    """How long the runner's cycles and its commits take (wraps the instance's methods:
+    ``poll_once`` calls ``self.commit``, so both are seen)."""
+
+    def __init__(self, runner: Runner) -> None:
+        self.cycle_ms: list[float] = []
+        self.commit_ms: list[float] = []
+        self.records: list[int] = []
+        poll_once, commit = runner.poll_once, runner.commit
+
+        def timed_poll(timeout: float = 0.1) -> int:
+            start = time.perf_counter()
+            n = poll_once(timeout)
+            if n:  # idle waits are not work
+                self.cycle_ms.append((time.perf_counter() - start) * 1e3)
+                self.records.append(n)
+            return n
+
+        def timed_commit(only: set[int] | None = None, *, wait: bool = True) -> None:
+            start = time.perf_counter()
+            commit(only, wait=wait)
+            self.commit_ms.append((time.perf_counter() - start) * 1e3)
+
+        runner.poll_once = timed_poll  # type: ignore[method-assign]
+        runner.commit = timed_commit  # type: ignore[method-assign]
+
+    def summary(self) -> dict[str, Any]:
+        if len(self.cycle_ms) < 2 or len(self.commit_ms) < 2:
+            return {}
+        return {
+            "busy_cycles": len(self.cycle_ms),
+            "records_per_cycle_p50": statistics.median(self.records),
+            "cycle_ms_p50_p99_max": [
+                round(pct(self.cycle_ms, 50), 2),
+                round(pct(self.cycle_ms, 99), 2),
+                round(max(self.cycle_ms), 2),
+            ],
+            "commits": len(self.commit_ms),
+            "commit_ms_p50_max": [round(pct(self.commit_ms, 50), 2), round(max(self.commit_ms), 2)],
+        }
+
+
+# -- worker processes ------------------------------------------------------------------------
+
+# An embedded member heartbeats from its polls: workers held while the inputs are pre-filled
+# must not expire one another (Kafka heartbeats from a thread of its own: its default stays).
+EMBEDDED_SESSION_TIMEOUT_MS = 600_000
+
+
+@dataclass(frozen=True)
+class WorkerJob:
+    """What one worker process runs (picklable: crosses into the child)."""
+
+    url: str
+    names: Names
+    state_dir: str
+    timeout_s: float
+    session_timeout_ms: int
+    poll_s: float  # the runner's poll timeout
+    cycles: bool  # time the runner's cycles and commits (CycleClock)
+    profile: str | None  # cProfile the timed part into this file
+
+
+@dataclass
+class WorkerReport:
+    """What a worker reports after its runner closed."""
+
+    sources: int  # input events processed
+    processed: int  # every record processed, repartition records included
+    late: int
+    dead_letters: int
+    cycles: int
+    gc_s: float
+    cpu_s: float  # CPU time of the process (all its threads), go .. stop
+    queued_s: float  # the main thread runnable but waiting for a CPU, go .. stop
+    close_s: float
+    runner: dict[str, Any]  # CycleClock.summary(), with job.cycles
+
+
+def fraud_worker(job: WorkerJob, conn: Connection, go: ProcessEvent) -> None:
+    """Child: a Runner over the fraud topology in the run's group, as ``riskstream worker``
+    runs one. Joins and opens its tasks, holds when told; on "prepare" counts its share of
+    the inputs; on ``go`` runs until told to stop (see :func:`drain_until_stopped`)."""
+    log = open_log(job.url)
+    runner: Runner | None = None
+    try:
+        runner = Runner(
+            fraud_topology(job.names.config),
+            log,
+            state_dir=job.state_dir,
+            max_batch=MAX_BATCH,
+            session_timeout_ms=job.session_timeout_ms,
+        )
+        runner.start()  # creates the internal and output topics
+        clock = CycleClock(runner) if job.cycles else None
+        tune_gc_for_streaming()  # as `riskstream worker` does after start-up
+        join_until_held(runner, conn)
+        command, _ = conn.recv()
+        if command != "prepare":
+            raise RuntimeError(f"expected prepare, got {command!r}")
+        inputs = [job.names.input(topic) for topic in ACTIVITY_TOPICS]
+        target = records_held(log, inputs, runner.units)
+        conn.send(("ready", target))
+        if not go.wait(600):
+            raise TimeoutError("no go signal within 600s")
+        report = drain_until_stopped(runner, conn, target, job)
+        runner = None  # closed
+        if clock is not None:
+            report.runner = clock.summary()
+        conn.send(("done", report))
+    except Exception as exc:  # reported to the parent, which owns the error output
+        with contextlib.suppress(Exception):
+            conn.send(("error", f"{Path(job.state_dir).name}: {type(exc).__name__}: {exc}"))
+    finally:
+        if runner is not None:
+            with contextlib.suppress(Exception):
+                runner.close()
+        log.close()
+        conn.close()
+
+
+def drain_until_stopped(
+    runner: Runner, conn: Connection, target: int, job: WorkerJob
+) -> WorkerReport:
+    """Cycle the runner until the parent says stop (it watches the decisions); say when
+    ``target`` input events are processed; then close the runner (the final commit).
+
+    The input count matters on a backlog: the runner may take the checkouts before other
+    events (Kafka fetches topics at their own pace, and a partition that was at its end
+    before the pre-fill counts as at its end until its first record arrives), so the last
+    decision can be readable before the last events are processed. And a worker whose own
+    inputs are done still serves the repartition records the other workers send it.
+
+    The profile keeps the samples under this function: keep its name."""
+    profiler = cProfile.Profile() if job.profile else None
+    deadline = time.monotonic() + job.timeout_s
+    cycles = 0
+    waiting = True
+    cpu, queued = time.process_time(), runqueue_s()
+    with GcClock() as gc_clock:
+        if profiler is not None:
+            profiler.enable()
+        while True:
+            runner.poll_once(job.poll_s)
+            cycles += 1
+            if waiting and sources_processed(runner) >= target:
+                conn.send(("inputs_done", time.perf_counter()))  # CLOCK_MONOTONIC: shared
+                waiting = False
+            if conn.poll():
+                command, _ = conn.recv()
+                if command != "stop":
+                    raise RuntimeError(f"expected stop, got {command!r}")
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not told to stop within {job.timeout_s:.0f}s")
+        tasks = [unit.task for unit in runner.units.values()]
+        late = sum(task.late_count for task in tasks)
+        dead = sum(task.dead_letter_count for task in tasks)
+        sources = sources_processed(runner)
+        cpu, queued = time.process_time() - cpu, runqueue_s() - queued
+        stopped = time.perf_counter()
+        runner.close()
+        close_s = time.perf_counter() - stopped
+        if profiler is not None and job.profile:
+            profiler.disable()
+            profiler.dump_stats(job.profile)
+    return WorkerReport(
+        sources, runner.processed, late, dead, cycles, gc_clock.seconds, cpu, queued, close_s, {}
+    )
+
+
+def runqueue_s() -> float:
+    """Seconds this thread has spent runnable but waiting for a CPU (Linux schedstat; 0
+    elsewhere): on a shared machine, the time other work took from it."""
+    try:
+        fields = Path(f"/proc/self/task/{threading.get_native_id()}/schedstat").read_text()
+    except OSError:
+        return 0.0
+    return int(fields.split()[1]) / 1e9
+
+
+class Group:
+    """The parent's side of a run's workers: their messages, and waiting on them."""
+
+    def __init__(self, workers: Workers) -> None:
+        self.workers = workers
+        self.inputs_done: dict[int, float] = {}  # worker -> when its inputs were processed
+        self.reports: dict[int, WorkerReport] = {}
+
+    @property
+    def count(self) -> int:
+        return len(self.workers.conns)
+
+    def prepare(self, inputs: int) -> list[int]:
+        """After the pre-fill: each worker's share of the ``inputs``."""
+        self.workers.tell("prepare")
+        shares = [self.workers.expect(i, "ready", 60) for i in range(self.count)]
+        if sum(shares) != inputs:
+            raise RuntimeError(f"the workers hold {shares} of {inputs} input events")
+        return shares
+
+    def watch(self, until: Callable[[], bool], timeout_s: float, what: str) -> None:
+        """Wait until ``until()`` (asked at least every 50 ms), noting the workers' messages;
+        raises on a worker's error or exit."""
+        deadline = time.monotonic() + timeout_s
+        while not until():
+            for index, kind, value in self.workers.pending(0.05):
+                if kind == "inputs_done":
+                    self.inputs_done[index] = value
+                elif kind == "done":
+                    self.reports[index] = value
+                elif kind == "exit" and index not in self.reports:
+                    raise RuntimeError(f"worker {index} exited (code {value}) without a report")
+                elif kind != "exit":
+                    raise RuntimeError(f"worker {index}: unexpected {kind!r}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{what} after {timeout_s:.0f}s")
+
+    def stop(self) -> list[WorkerReport]:
+        self.workers.tell("stop")
+        self.watch(lambda: len(self.reports) == self.count, 120, "workers not closed")
+        return [self.reports[i] for i in range(self.count)]
+
+
+@contextlib.contextmanager
+def worker_group(
+    cfg: Config,
+    url: str,
+    names: Names,
+    root: Path,
+    count: int,
+    timeout_s: float,
+    *,
+    poll_s: float = 0.05,
+    cycles: bool = False,
+    profile: Path | None = None,
+) -> Iterator[Group]:
+    """``count`` worker processes joined in the run's group, every task open, held."""
+    session = EMBEDDED_SESSION_TIMEOUT_MS if cfg.backend == "embedded" else 10_000
+    jobs = [
+        WorkerJob(
+            url,
+            names,
+            str(root / "state" / f"worker-{index}"),
+            timeout_s,
+            session,
+            poll_s,
+            cycles,
+            str(profile) if profile else None,
+        )
+        for index in range(count)
+    ]
+    workers = start_workers(fraud_worker, jobs)
+    try:
+        topics = fraud_topology(names.config).input_topics()  # events.* and repartition
+        settle_group(workers, cfg.partitions, topics)
+        yield Group(workers)
+    finally:
+        with contextlib.suppress(Exception):  # those still running stop, or fail and exit
+            workers.tell("stop")
+        workers.end()
+
+
 # -- throughput ----------------------------------------------------------------------------
 
 
 @dataclass
 class ThroughputRun:
-    """One runner over the pre-filled workload."""
+    """The workers over the pre-filled workload."""
 
-    seconds: float  # first poll .. the last decision readable
-    close_s: float  # then close(): the final commit
+    seconds: float  # go .. the last decision readable and every input processed
+    close_s: float  # then close(): the final commit (the slowest worker)
     decisions: int
     actions: dict[str, int]
     missing: int  # decisions made without every profile part
-    internal: int  # records the runner read back from its repartition topics
+    internal: int  # records the workers read back from their repartition topics
     cycles: int
     gc_s: float
     late: int
     dead_letters: int
+    split: list[int]  # input events per worker
+    cpu_s: list[float]  # each worker's CPU time, go .. stop
+    queued_s: list[float]  # each worker's main thread waiting for a CPU, go .. stop
+    load: float  # the machine's 1-minute load average before the run
+    problems: list[str]  # not each checkout decided once, or not every input processed
 
 
 def throughput_run(
-    work: Workload, cfg: Config, profiler: cProfile.Profile | None = None
+    work: Workload, cfg: Config, count: int, profile: Path | None = None
 ) -> ThroughputRun:
-    """Pre-fill the workload, then time a runner from its first poll until every checkout's
-    decision is readable (group join and task opening happen before the timer)."""
+    """``count`` workers join the run's group and open their tasks; the workload is
+    pre-filled; timed from the go signal until every checkout's decision is readable and
+    every worker has processed its input events."""
+    load = os.getloadavg()[0]
     with bench_log(cfg, "throughput") as (log, names, root):
         create_inputs(log, names, cfg.partitions)
-        topology = fraud_topology(names.config)
-        runner = Runner(topology, log, state_dir=root / "state", max_batch=MAX_BATCH)
-        runner.start()  # creates the internal and output topics
-        decisions = Decisions(log, names.config.decisions_topic, cfg.partitions)
-        try:
-            wait_assigned(runner, cfg.partitions)
+        timeout_s = 300 + len(work.inputs) / 2_000
+        url = cfg.url or log.url
+        with worker_group(cfg, url, names, root, count, timeout_s, profile=profile) as group:
             prefill(log, names, work.inputs)
-            with streaming_gc(), GcClock() as gc_clock:
-                if profiler is not None:
-                    profiler.enable()
+            group.prepare(len(work.inputs))
+            decisions = Decisions(log, names.config.decisions_topic, cfg.partitions)
+            try:
+                decided: list[float] = []
+
+                def finished() -> bool:
+                    if not decided and decisions.count() >= work.checkouts:
+                        decided.append(time.perf_counter())
+                    return bool(decided) and len(group.inputs_done) == count
+
                 start = time.perf_counter()
-                cycles = drain(
-                    runner,
-                    decisions,
-                    work.checkouts,
-                    300 + len(work.inputs) / 2_000,
-                    inputs=len(work.inputs),
-                )
-                decided = time.perf_counter()
-                tasks = [unit.task for unit in runner.units.values()]
-                late = sum(task.late_count for task in tasks)
-                dead = sum(task.dead_letter_count for task in tasks)
-                runner.close()
-                closed = time.perf_counter()
-                if profiler is not None:
-                    profiler.disable()
-            read = summaries(decisions.read())
-        except BaseException:
-            with contextlib.suppress(Exception):  # the original error is the one to report
-                runner.close()
-            raise
-        finally:
-            decisions.close()
+                group.workers.go.set()
+                group.watch(finished, timeout_s, f"{decisions.count()} decisions")
+                end = max(decided[0], *group.inputs_done.values())
+                reports = group.stop()
+                read = summaries(decisions.read())
+            finally:
+                decisions.close()
     actions = collections.Counter(d.action for d in read)
+    problems = decided_once(work.checkout_ids, (d.transaction_id for d in read))
+    sources = sum(r.sources for r in reports)
+    if sources != len(work.inputs):
+        problems.append(f"{sources} of {len(work.inputs)} input events processed")
     return ThroughputRun(
-        seconds=decided - start,
-        close_s=closed - decided,
+        seconds=end - start,
+        close_s=max(r.close_s for r in reports),
         decisions=len(read),
         actions=dict(actions.most_common()),
         missing=sum(1 for d in read if d.missing),
-        internal=runner.processed - len(work.inputs),
-        cycles=cycles,
-        gc_s=gc_clock.seconds,
-        late=late,
-        dead_letters=dead,
+        internal=sum(r.processed for r in reports) - len(work.inputs),
+        cycles=sum(r.cycles for r in reports),
+        gc_s=sum(r.gc_s for r in reports),
+        late=sum(r.late for r in reports),
+        dead_letters=sum(r.dead_letters for r in reports),
+        split=[r.sources for r in reports],
+        cpu_s=[r.cpu_s for r in reports],
+        queued_s=[r.queued_s for r in reports],
+        load=load,
+        problems=problems,
     )
 
 
-def bench_throughput(work: Workload, cfg: Config) -> None:
-    runs = [throughput_run(work, cfg) for _ in range(cfg.runs)]
+def bench_throughput(work: Workload, cfg: Config, count: int) -> None:
+    runs = [throughput_run(work, cfg, count) for _ in range(cfg.runs)]
     events = len(work.inputs)
     rates = [events / r.seconds for r in runs]
     rate = statistics.median(rates)
     median_run = runs[rates.index(rate)] if rate in rates else runs[-1]
     params: dict[str, Any] = {
+        "workers": count,
         "events": events,
         "users": work.users,
         "checkouts": work.checkouts,
         "mix": work.mix(),
         "partitions": cfg.partitions,
         "topology": TOPOLOGY_NOTE,
-        "timed": "first poll after the pre-fill .. every checkout's decision readable in the "
-        "decisions topic and every input event processed; group join and task opening before "
-        "the timer",
+        "worker": WORKER_NOTE,
+        "timed": "go signal (group joined and settled, every task open, inputs pre-filled) "
+        ".. every checkout's decision readable in the decisions topic (watched every 50 ms) "
+        "and every worker's input events processed",
         "max_batch": MAX_BATCH,
         "gc": GC_NOTE,
         "runs": [round(r) for r in rates],
         "close_s": [round(r.close_s, 3) for r in runs],
+        "split": median_run.split,
         "repartition_records": median_run.internal,
         "decisions": median_run.decisions,
         "actions": median_run.actions,
@@ -494,6 +781,16 @@ def bench_throughput(work: Workload, cfg: Config) -> None:
         "dead_letters": median_run.dead_letters,
         "cycles": median_run.cycles,
         "gc_s": round(median_run.gc_s, 3),
+        "worker_cpu_s": [round(c, 2) for c in median_run.cpu_s],
+        "worker_queued_s": [round(q, 2) for q in median_run.queued_s],
+        "events_per_busiest_cpu_s": round(events / max(median_run.cpu_s)),
+        "worker_cpu": "worker_cpu_s: each worker process's CPU time (all threads) over the timed "
+        "part; worker_queued_s: its main thread's time runnable but waiting for a CPU "
+        "(/proc schedstat: the share other processes took); events_per_busiest_cpu_s: "
+        "events / the busiest worker's CPU time, the rate if every worker had a CPU of its "
+        "own (an upper bound: the parent and a broker need CPU too)",
+        "timed_s": round(median_run.seconds, 2),
+        "load_avg": [round(r.load, 1) for r in runs],
         "cpu_count": os.cpu_count(),
     }
     emit(
@@ -510,11 +807,17 @@ def bench_throughput(work: Workload, cfg: Config) -> None:
         "decisions_per_s",
         decisions,
         unit="decisions/s",
-        params={"events": events, "checkouts": work.checkouts, "partitions": cfg.partitions},
+        params={
+            "workers": count,
+            "events": events,
+            "checkouts": work.checkouts,
+            "partitions": cfg.partitions,
+        },
         backend=cfg.backend,
     )
-    if median_run.decisions != work.checkouts:
-        raise RuntimeError(f"{median_run.decisions} decisions for {work.checkouts} checkouts")
+    failed = [f"run {n + 1}: {'; '.join(r.problems)}" for n, r in enumerate(runs) if r.problems]
+    if failed:
+        raise RuntimeError(" | ".join(failed))
 
 
 # -- replay --------------------------------------------------------------------------------
@@ -542,6 +845,7 @@ def bench_replay(work: Workload, cfg: Config) -> None:
                 pass
             rates.append(len(records) / (time.perf_counter() - start))
     params = {
+        "workers": 1,
         "events": len(records),
         "users": work.users,
         "checkouts": work.checkouts,
@@ -672,49 +976,8 @@ class LatencyRun:
     checkouts: int
     decisions: int
     missing: int
-    cycles: CycleClock | None = None
-
-
-class CycleClock:
-    """How long the runner's cycles and its commits take (wraps the instance's methods:
-    ``poll_once`` calls ``self.commit``, so both are seen)."""
-
-    def __init__(self, runner: Runner) -> None:
-        self.cycle_ms: list[float] = []
-        self.commit_ms: list[float] = []
-        self.records: list[int] = []
-        poll_once, commit = runner.poll_once, runner.commit
-
-        def timed_poll(timeout: float = 0.1) -> int:
-            start = time.perf_counter()
-            n = poll_once(timeout)
-            if n:  # idle waits are not work
-                self.cycle_ms.append((time.perf_counter() - start) * 1e3)
-                self.records.append(n)
-            return n
-
-        def timed_commit(only: set[int] | None = None, *, wait: bool = True) -> None:
-            start = time.perf_counter()
-            commit(only, wait=wait)
-            self.commit_ms.append((time.perf_counter() - start) * 1e3)
-
-        runner.poll_once = timed_poll  # type: ignore[method-assign]
-        runner.commit = timed_commit  # type: ignore[method-assign]
-
-    def summary(self) -> dict[str, Any]:
-        if len(self.cycle_ms) < 2 or len(self.commit_ms) < 2:
-            return {}
-        return {
-            "busy_cycles": len(self.cycle_ms),
-            "records_per_cycle_p50": statistics.median(self.records),
-            "cycle_ms_p50_p99_max": [
-                round(pct(self.cycle_ms, 50), 2),
-                round(pct(self.cycle_ms, 99), 2),
-                round(max(self.cycle_ms), 2),
-            ],
-            "commits": len(self.commit_ms),
-            "commit_ms_p50_max": [round(pct(self.commit_ms, 50), 2), round(max(self.commit_ms), 2)],
-        }
+    runners: list[dict[str, Any]] = field(default_factory=list)  # each worker's CycleClock
+    problems: list[str] = field(default_factory=list)  # not each checkout decided once
 
 
 @dataclass
@@ -759,50 +1022,46 @@ class Children:
                 proc.join()
 
 
-def serve(runner: Runner, busy: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while busy():
-        runner.poll_once(0.1)
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} after {timeout_s:.0f}s")
-
-
-def latency_run(cfg: Config, rate: int) -> LatencyRun:
-    """Producer process -> log -> a Runner in this process -> log -> reader process."""
+def latency_run(cfg: Config, rate: int, count: int) -> LatencyRun:
+    """Producer process -> log -> ``count`` worker processes -> log -> reader process."""
     with bench_log(cfg, "latency") as (log, names, root):
         create_inputs(log, names, cfg.partitions)
-        runner = Runner(fraud_topology(names.config), log, state_dir=root / "state")
-        runner.start()
-        cycles = CycleClock(runner)
         url = cfg.url or log.url
         job = LatencyJob(
             url, names, cfg.partitions, rate, cfg.seconds, cfg.users, cfg.seconds + 120
         )
-        children = Children.start(job)
-        try:
-            wait_assigned(runner, cfg.partitions)
-            serve(runner, lambda: not children.ready_or_dead(), 300, "children not ready")
-            with streaming_gc():  # the collector as `riskstream worker` tunes it
+        timeout_s = job.timeout_s + 420  # the children's start and the drain come on top
+        with worker_group(
+            cfg, url, names, root, count, timeout_s, poll_s=0.1, cycles=True
+        ) as group:
+            group.prepare(0)
+            group.workers.go.set()  # the workers poll the empty inputs, as workers wait
+            children = Children.start(job)
+            try:
+                group.watch(children.ready_or_dead, 300, "children not ready")
                 start_ns = time.time_ns()
                 children.go.set()
-                serve(runner, children.producing, job.timeout_s, "the producer still busy")
+                group.watch(
+                    lambda: not children.producing(), job.timeout_s, "the producer still busy"
+                )
                 achieved, sent = checked(children.produced.recv(), "latency producer")
                 decisions = Decisions(log, names.config.decisions_topic, cfg.partitions)
                 try:
-                    drain(runner, decisions, len(sent), 60)
+                    group.watch(
+                        lambda: decisions.count() >= len(sent),
+                        60,
+                        f"decisions of {len(sent)} checkouts",
+                    )
                 finally:
                     decisions.close()
                 children.stop.set()
                 read, at = checked(children.read.recv(), "decision reader")
-            runner.close()
-        except BaseException:
-            with contextlib.suppress(Exception):  # the original error is the one to report
-                runner.close()
-            raise
-        finally:
-            children.end()
+                reports = group.stop()
+            finally:
+                children.end()
     run = measured(read, at, sent, start_ns + int(cfg.warmup_s * 1e9), achieved)
-    run.cycles = cycles
+    run.runners = [r.runner for r in reports]
+    run.problems = decided_once(sent, (d.transaction_id for d in read))
     return run
 
 
@@ -825,9 +1084,10 @@ def measured(
     return run
 
 
-def bench_latency(cfg: Config) -> None:
+def bench_latency(cfg: Config, count: int) -> None:
+    problems = []
     for rate in cfg.rates:
-        run = latency_run(cfg, rate)
+        run = latency_run(cfg, rate, count)
         legs = {
             name: [round(pct(values, 50), 3), round(pct(values, 99), 3)]
             for name, values in (
@@ -838,6 +1098,7 @@ def bench_latency(cfg: Config) -> None:
             )
         }
         params = {
+            "workers": count,
             "rate": rate,
             "achieved_rate": round(run.achieved),
             "seconds": cfg.seconds,
@@ -852,13 +1113,15 @@ def bench_latency(cfg: Config) -> None:
             "latency": "checkout produce call (time.time_ns(), producer process) -> the decision "
             "readable: the reader process's poll that returned it (one clock read per batch)",
             "legs_p50_p99_ms": legs,
-            "runner": run.cycles.summary() if run.cycles else {},
+            "runner": run.runners[0],
+            **({"runners": run.runners} if count > 1 else {}),
             "legs": "to_decided_at: produce -> the record's decided_at (runner clock, ms); "
             "log_in: produce -> user stage saw it (decided_at - latency_ms); topology: the "
             "record's latency_ms (user stage -> decision, both repartition hops); log_out: "
             "decided_at -> readable",
             "path": "producer process (simulator order, paced by count, linger_ms=1) -> log -> "
-            "Runner in this process (poll_once(0.1), linger_ms=1) -> log -> reader process",
+            f"{count} worker process(es), a Runner each (poll_once(0.1), linger_ms=1), in one "
+            "group -> log -> reader process",
             "gc": GC_NOTE,
             "cpu_count": os.cpu_count(),
         }
@@ -871,6 +1134,9 @@ def bench_latency(cfg: Config) -> None:
                 params=params,
                 backend=cfg.backend,
             )
+        problems += [f"{rate}/s: {problem}" for problem in run.problems]
+    if problems:
+        raise RuntimeError("; ".join(problems))
 
 
 # -- memory --------------------------------------------------------------------------------
@@ -996,6 +1262,7 @@ def bench_memory(cfg: Config) -> None:
         return round(kb / 1024, 1)
 
     params = {
+        "workers": 1,
         "users": users,
         "entity_profiles": {"device": users, "instrument": users, "ip": users, "merchant": 250},
         "events": 2 * users,
@@ -1034,6 +1301,7 @@ def bench_memory(cfg: Config) -> None:
         (final["RssAnon"] - idle["RssAnon"]) * 1024 / users,
         unit="B",
         params={
+            "workers": 1,
             "users": users,
             "what": "(final RssAnon - RssAnon after start) / users; each user brings its own "
             "device, card and IP profile",
@@ -1048,7 +1316,6 @@ def bench_memory(cfg: Config) -> None:
 # stack. State and commit come first (a flush encodes and produces changelog records), the
 # stages last (what a stage forwards is the runtime's or the codecs' work, not the stage's).
 STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("bench: decision count", ("Decisions.count ",)),
     (
         "state + commit",
         (
@@ -1112,12 +1379,13 @@ class Sampled:
 
 
 def read_samples(raw: Path) -> Sampled:
-    """py-spy's raw (collapsed) stacks, keeping those under :func:`drain`."""
+    """py-spy's raw (collapsed) stacks, keeping those under :func:`drain_until_stopped`
+    (the worker process's timed part)."""
     out = Sampled()
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         frames = stack.split(";")
-        starts = [i for i, frame in enumerate(frames) if frame.startswith("drain (")]
+        starts = [i for i, f in enumerate(frames) if f.startswith("drain_until_stopped (")]
         if not starts:
             continue
         timed = frames[starts[0] + 1 :] or frames[starts[0] :]
@@ -1136,7 +1404,7 @@ def profile_report(sampled: Sampled, rate: float, events: int) -> tuple[str, dic
     lines = [
         f"profiled throughput run: {events:,} events at {rate:,.0f} events/s under py-spy "
         f"({PY_SPY_HZ} Hz, {sampled.total:,} samples = {busy_s:.2f} s busy; wall "
-        f"{events / rate:.2f} s); the timed part only (under drain())",
+        f"{events / rate:.2f} s); the timed part only (under drain_until_stopped())",
         "",
         f"{'stage':<28} {'samples':>8} {'share':>7} {'us/event':>9}",
     ]
@@ -1171,6 +1439,8 @@ def bench_profile(work: Workload, cfg: Config, path: Path) -> None:
             "throughput",
             "--runs",
             "1",
+            "--workers",
+            "1",
             "--events",
             str(len(work.inputs)),
             "--users",
@@ -1189,6 +1459,7 @@ def bench_profile(work: Workload, cfg: Config, path: Path) -> None:
             "raw",
             "-F",
             "--full-filenames",
+            "--subprocesses",
             "-o",
             str(raw),
             "--",
@@ -1206,7 +1477,8 @@ def bench_profile(work: Workload, cfg: Config, path: Path) -> None:
     params = {
         "events": len(work.inputs),
         "profiled_events_per_s": rates[0],
-        "profiler": f"py-spy record -r {PY_SPY_HZ} -F (sampling a child process)",
+        "workers": 1,
+        "profiler": f"py-spy record -r {PY_SPY_HZ} -F --subprocesses (a child run's worker)",
         "samples": sampled.total,
         "stages": stages,
         "what": "CPU samples of the timed part per input event, by stage (see STAGES)",
@@ -1217,16 +1489,17 @@ def bench_profile(work: Workload, cfg: Config, path: Path) -> None:
 
 
 def profile_in_process(work: Workload, cfg: Config, path: Path) -> None:
-    """Without py-spy: cProfile (slows the run ~2-3x, calls dominate) and its top tables."""
-    profiler = cProfile.Profile()
-    run = throughput_run(work, cfg, profiler)
+    """Without py-spy: cProfile in the worker process (slows the run ~2-3x, calls dominate)
+    and its top tables."""
+    stats_file = path.with_name(path.name + ".pstats")
+    run = throughput_run(work, cfg, 1, profile=stats_file)
     out = io.StringIO()
     out.write(f"cProfile of one throughput run: {len(work.inputs) / run.seconds:,.0f} events/s\n")
-    stats = pstats.Stats(profiler, stream=out)
+    stats = pstats.Stats(str(stats_file), stream=out)
     stats.sort_stats("cumulative").print_stats(50)
     stats.sort_stats("tottime").print_stats(50)
     path.write_text(out.getvalue())
-    params = {"profiler": "cProfile (py-spy not found)", "report": str(path)}
+    params = {"workers": 1, "profiler": "cProfile (py-spy not found)", "report": str(path)}
     per_event = run.seconds * 1e6 / len(work.inputs)
     emit("fraud.profile", "us_per_event", per_event, unit="us", params=params, backend=cfg.backend)
 
@@ -1246,6 +1519,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[list[str], Config]:
     parser.add_argument("--quick", action="store_true", help="finish in about a minute")
     parser.add_argument("--only", help=f"comma-separated subset of {','.join(BENCHES)}")
     parser.add_argument("--backend", choices=BACKENDS, default="embedded")
+    parser.add_argument("--workers", default="1,2", help="worker processes (default 1,2)")
     parser.add_argument("--events", type=int, help="events per throughput / replay run")
     parser.add_argument("--users", type=int, default=100_000, help="simulated users")
     parser.add_argument("--partitions", type=int, default=DEFAULT_PARTITIONS)
@@ -1271,6 +1545,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[list[str], Config]:
     cfg = Config(
         backend=args.backend,
         url=url,
+        workers=worker_counts(args.workers, parser, args.partitions),
         events=args.events or (200_000 if quick else 1_000_000),
         users=args.users,
         partitions=args.partitions,
@@ -1295,22 +1570,33 @@ def main(argv: Sequence[str] | None = None) -> int:
             built.append(simulated(cfg.events, cfg.users))
         return built[0]
 
-    benches: dict[str, Callable[[], None]] = {
-        "throughput": lambda: bench_throughput(workload(), cfg),
-        "replay": lambda: bench_replay(workload(), cfg),
-        "latency": lambda: bench_latency(cfg),
-        "memory": lambda: bench_memory(cfg),
-    }
+    def throughput(count: int) -> None:
+        bench_throughput(workload(), cfg, count)
+
+    figures: list[tuple[str, str, Callable[[], None]]] = []
+    for name in only:
+        if name == "throughput":
+            figures += [
+                (name, f"workers={n}", functools.partial(throughput, n)) for n in cfg.workers
+            ]
+        elif name == "latency":
+            figures += [
+                (name, f"workers={n}", functools.partial(bench_latency, cfg, n))
+                for n in cfg.workers
+            ]
+        elif name == "replay":
+            figures.append((name, "", lambda: bench_replay(workload(), cfg)))
+        else:
+            figures.append((name, "", lambda: bench_memory(cfg)))
     profile = cfg.profile
     if profile is not None:
-        only.append("profile")
-        benches["profile"] = lambda: bench_profile(workload(), cfg, profile)
-    for name in only:
+        figures.append(("profile", "", lambda: bench_profile(workload(), cfg, profile)))
+    for name, where, figure in figures:
         try:
-            benches[name]()
+            figure()
         except Exception as exc:  # one failing figure must not hide the rest
             backend = "none" if name == "replay" else cfg.backend
-            emit_error(f"fraud.{name}", exc, backend=backend)
+            emit_error(f"fraud.{name}", exc, backend=backend, where=where)
             ok = False
     return 0 if ok else 1
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import os
 import shutil
 import signal
@@ -32,7 +31,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event as ProcessEvent
 from pathlib import Path
@@ -41,8 +40,16 @@ from urllib.parse import urlencode
 
 import runtime as rt
 from log import kafka_url
+from worker_group import (
+    delete_run,
+    join_until_held,
+    records_held,
+    settle_group,
+    start_workers,
+    worker_counts,
+)
 
-from riskstream.log import EventLog, Producer, TopicPartition, open_log
+from riskstream.log import EventLog, Producer, open_log
 from riskstream.log.port import DeliveryCallback
 from riskstream.state import SqliteStore
 from riskstream.stream.gc_policy import tune_gc_for_streaming
@@ -106,26 +113,8 @@ def kafka_run(url: str, prefix: str) -> Iterator[EventLog]:
     try:
         yield log
     finally:
-        try:
-            mine = [name for name in log.admin.list_topics() if prefix in name]
-            if mine:
-                log.admin.delete_topics(mine)
-        except Exception as exc:  # a leftover topic is only untidy
-            print(f"warning: could not delete topics of {prefix}: {exc}", file=sys.stderr)
-        delete_groups(url, prefix)
+        delete_run(log, url, prefix, [prefix + rt.APPLICATION])
         log.close()
-
-
-def delete_groups(url: str, prefix: str) -> None:
-    """Best effort: the run's consumer group (the port has no group administration)."""
-    from confluent_kafka.admin import AdminClient  # noqa: PLC0415 - only for the clean-up
-
-    bootstrap = url.removeprefix("kafka://").split("?", 1)[0]
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 4})
-    with suppress(Exception):
-        for future in admin.delete_consumer_groups([prefix + rt.APPLICATION]).values():
-            with suppress(Exception):
-                future.result(10)
 
 
 def with_options(url: str, options: dict[str, str]) -> str:
@@ -224,37 +213,13 @@ def worker_process(job: WorkerJob, conn: Connection, go: ProcessEvent) -> None:
         conn.close()
 
 
-def join_until_held(runner: Runner, conn: Connection) -> None:
-    """Join the group (empty topics), reporting the task count, until the parent says hold."""
-    units = -1
-    deadline = time.monotonic() + 120
-    while not conn.poll():
-        runner.poll_once(0.05)
-        if len(runner.units) != units:
-            units = len(runner.units)
-            conn.send(("units", units))
-        if time.monotonic() > deadline:
-            raise TimeoutError("no word from the parent within 120s")
-    command, _ = conn.recv()
-    if command != "hold":
-        raise RuntimeError(f"expected hold, got {command!r}")
-    # The runner keeps its consumer to itself; the co-partitioning check needs its assignment.
-    owned = [tuple(tp) for tp in runner._consumer.assignment()]
-    conn.send(("held", (len(runner.units), owned)))
-
-
 def prepare(runner: Runner, log: EventLog, prefix: str, conn: Connection) -> int:
     """After the pre-fill: prime the watermarks; returns this worker's share of the inputs."""
     command, since_ms = conn.recv()
     if command != "prepare":
         raise RuntimeError(f"expected prepare, got {command!r}")
     rt.prime_watermarks([unit.task for unit in runner.units.values()], since_ms, prefix)
-    held = [TopicPartition(prefix + t, number) for t in rt.TOPICS for number in runner.units]
-    probe = log.consumer()
-    try:
-        target = sum(probe.watermarks(tp)[1] for tp in held)
-    finally:
-        probe.close()
+    target = records_held(log, [prefix + t for t in rt.TOPICS], runner.units)
     conn.send(("ready", target))
     return target
 
@@ -276,104 +241,6 @@ def timed_catch_up(runner: Runner, target: int, timeout_s: float) -> WorkerResul
 
 
 @dataclass
-class Workers:
-    """The worker processes of one run and the parent's end of their pipes."""
-
-    procs: list[Any]
-    conns: list[Connection]
-    go: ProcessEvent
-    units: list[int] = field(default_factory=list)
-
-    def expect(self, index: int, kind: str, timeout_s: float) -> Any:
-        conn = self.conns[index]
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if not conn.poll(max(0.0, deadline - time.monotonic())):
-                raise TimeoutError(f"worker {index}: no {kind!r} within {timeout_s:.0f}s")
-            got, value = conn.recv()
-            if got == "error":
-                raise RuntimeError(value)
-            if got == "units":
-                self.units[index] = value
-                if kind == "units":
-                    return value
-                continue
-            if got != kind:
-                raise RuntimeError(f"worker {index}: expected {kind!r}, got {got!r}")
-            return value
-
-    def end(self) -> None:
-        for proc in self.procs:
-            proc.join(30)
-            if proc.is_alive():
-                proc.terminate()
-                proc.join()
-
-
-def start_workers(url: str, prefix: str, root: Path, count: int, timeout_s: float) -> Workers:
-    ctx = mp.get_context("spawn")  # each worker opens its own librdkafka clients
-    go = ctx.Event()
-    procs, conns = [], []
-    for index in range(count):
-        parent, child = ctx.Pipe()
-        job = WorkerJob(url, prefix, str(root), index, timeout_s)
-        proc = ctx.Process(target=worker_process, args=(job, child, go), daemon=True)
-        proc.start()
-        child.close()
-        procs.append(proc)
-        conns.append(parent)
-    return Workers(procs, conns, go, [0] * count)
-
-
-def settle_group(workers: Workers, timeout_s: float = 60.0) -> None:
-    """Wait until every worker holds tasks and together they hold all partitions, unchanged
-    for a second (cooperative rebalances come in two rounds); then tell them to hold."""
-    deadline = time.monotonic() + timeout_s
-    stable_since: float | None = None
-    while True:
-        for index, conn in enumerate(workers.conns):
-            while conn.poll():
-                got, value = conn.recv()
-                if got == "error":
-                    raise RuntimeError(value)
-                workers.units[index] = value
-                stable_since = None
-        settled = sum(workers.units) == rt.PARTITIONS and all(workers.units)
-        now = time.monotonic()
-        if settled and stable_since is None:
-            stable_since = now
-        if settled and stable_since is not None and now - stable_since >= 1.0:
-            break
-        if now > deadline:
-            raise TimeoutError(
-                f"group not settled after {timeout_s:.0f}s: tasks per worker {workers.units} "
-                "(a worker owning partitions but no task: not co-partitioned)"
-            )
-        time.sleep(0.02)
-    for conn in workers.conns:
-        conn.send(("hold", None))
-    held = [workers.expect(i, "held", 30) for i in range(len(workers.conns))]
-    check_copartitioned([units for units, _owned in held], [owned for _units, owned in held])
-
-
-def check_copartitioned(units: list[int], owned: list[list[tuple[str, int]]]) -> None:
-    """Every partition number belongs to one worker, with all four input topics."""
-    holders: dict[int, set[int]] = {}
-    topics: dict[int, set[str]] = {}
-    for index, pairs in enumerate(owned):
-        for topic, number in pairs:
-            holders.setdefault(number, set()).add(index)
-            topics.setdefault(number, set()).add(topic.split(".", 1)[1])  # prefix off
-    split = {n: sorted(h) for n, h in holders.items() if len(h) > 1}
-    partial = {n: sorted(t) for n, t in topics.items() if len(t) != len(rt.TOPICS)}
-    if split or partial or sum(units) != rt.PARTITIONS:
-        raise RuntimeError(
-            f"assignment not co-partitioned: tasks per worker {units}, partition numbers "
-            f"split between workers {split}, partitions without all inputs {partial}"
-        )
-
-
-@dataclass
 class ThroughputRun:
     rate: float
     split: list[int]  # records per worker
@@ -391,9 +258,10 @@ def throughput_run(url: str, inputs: Sequence[rt.Input], count: int) -> Throughp
         with kafka_run(url, prefix) as log:
             rt.create_inputs(log, prefix)
             timeout_s = 120 + len(inputs) / 2_000
-            workers = start_workers(url, prefix, root, count, timeout_s)
+            jobs = [WorkerJob(url, prefix, str(root), i, timeout_s) for i in range(count)]
+            workers = start_workers(worker_process, jobs)
             try:
-                settle_group(workers)
+                settle_group(workers, rt.PARTITIONS, [prefix + t for t in rt.TOPICS])
                 rt.prefill(log, [(prefix + t, k, v, ts) for t, k, v, ts in inputs])
                 for conn in workers.conns:
                     conn.send(("prepare", inputs[0][3] - 1))
@@ -615,16 +483,6 @@ def bench_restore(url: str, cfg: Config) -> None:
 # -- driver --------------------------------------------------------------------------------
 
 
-def _counts(text: str, flag: str, parser: argparse.ArgumentParser) -> tuple[int, ...]:
-    try:
-        values = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        parser.error(f"{flag} takes comma-separated numbers, got {text!r}")
-    if not values or min(values) < 1 or max(values) > rt.PARTITIONS:
-        parser.error(f"{flag}: from 1 to {rt.PARTITIONS} workers")
-    return values
-
-
 def parse_args(argv: Sequence[str] | None) -> tuple[list[str], Config]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="finish in well under 2 minutes")
@@ -686,7 +544,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[list[str], Config]:
     )
     cfg = Config(
         events=args.events or (100_000 if quick else 1_000_000),
-        workers=_counts(args.workers, "--workers", parser),
+        workers=worker_counts(args.workers, parser, rt.PARTITIONS),
         runs=args.runs or (1 if quick else 3),
         deliveries=deliveries,
         restore_keys=args.restore_keys or (200_000 if quick else 1_000_000),
