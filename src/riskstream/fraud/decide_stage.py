@@ -79,8 +79,13 @@ class DecisionStage:
             ctx.schedule(deadline, processing_time=True)
         elif part.part in entry.parts:
             return
-        if part.part == "user":
+        user = part.user  # the user-side part, carried by an entity's answer
+        if user is not None:
             entry.facts = facts  # the user part carries the authoritative facts
+            entry.parts.append("user")
+            entry.features.update(user)
+        elif part.part == "user":
+            entry.facts = facts
         entry.parts.append(part.part)
         entry.features.update(part.features)
         if part.error is not None:

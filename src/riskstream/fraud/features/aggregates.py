@@ -51,10 +51,12 @@ old is ignored. A read up to ``horizon // 8`` behind the newest touch therefore 
 whole window; an older read may miss old buckets (under-counts). A feature keeps at most
 8 tail touches and ~74 buckets, or 256 values.
 
-**Schema changes.** The state is keyed by feature name, each entry tagged with a hash of
-its definition. Compiling other specs later keeps the state of every unchanged feature;
-a new or redefined feature starts empty, and entries of features no longer declared are
-dropped at the next update (reads ignore them at once).
+**Schema changes.** The state holds one entry per declared feature, by position (no names
+stored: they would be most of a small profile's bytes), each tagged with a hash of the
+feature's name and definition, and the state with a hash of the whole list. Compiling other
+specs later keeps the state of every unchanged feature; a new or redefined feature starts
+empty, and entries of features no longer declared are dropped at the next update (reads
+ignore them at once).
 
 **Cost.** Specs are compiled to closures per touch kind; a touch of a kind no feature of
 the entity reads costs one dict lookup. The state is a tree of msgspec structs (no GC
@@ -100,7 +102,7 @@ __all__ = [
 ]
 
 # Bumped when the layout of an entry changes: old entries then start empty.
-_LAYOUT: Final = 2
+_LAYOUT: Final = 3
 
 #: What a feature reads as.
 Value: TypeAlias = float | int | None
@@ -109,29 +111,32 @@ Entry: TypeAlias = Buckets | DistinctValues
 
 
 class AggregateState(msgspec.Struct, array_like=True, gc=False):
-    """The aggregates of one entity: an entry per feature name (created on first use)."""
+    """The aggregates of one entity: an entry per declared feature, in declaration order
+    (``None`` until the feature's first touch); no entries at all until some feature records
+    a touch (a user who only ever clicks keeps none)."""
 
     schema: int = 0
-    """Hash of the feature definitions that last wrote it."""
-    entries: dict[str, Entry] = msgspec.field(default_factory=dict)
+    """Hash of the feature definitions that last wrote it (and so of the entries' order)."""
+    entries: list[Entry | None] = msgspec.field(default_factory=list)
 
 
 _Predicate: TypeAlias = Callable[[Touch], bool]
 _Step: TypeAlias = Callable[[Any, Touch], None]
 _Reader: TypeAlias = Callable[[Any, int], Value]
-# name, where (or None), new entry, apply a touch
-_Update: TypeAlias = tuple[str, _Predicate | None, Callable[[], Entry], _Step]
+# position, where (or None), new entry, apply a touch
+_Update: TypeAlias = tuple[int, _Predicate | None, Callable[[], Entry], _Step]
 
 
 class EntityAggregates:
     """The declared aggregates of one entity kind, compiled once; stateless itself."""
 
-    __slots__ = ("_kinds", "_plan", "_readers", "_schema", "_sigs", "names")
+    __slots__ = ("_kinds", "_named", "_plan", "_readers", "_schema", "_sigs", "names")
 
     names: tuple[str, ...]
     _plan: dict[str, tuple[_Update, ...]]
     _readers: tuple[tuple[str, int, _Reader], ...]
-    _sigs: dict[str, int]
+    _named: tuple[tuple[str, _Reader], ...]  # the readers without their sig, for the hot loop
+    _sigs: tuple[int, ...]
     _schema: int
     _kinds: frozenset[str]
 
@@ -147,20 +152,19 @@ class EntityAggregates:
             raise ValueError("feature names must be unique")
         plan: dict[str, list[_Update]] = {}
         readers: list[tuple[str, int, _Reader]] = []
-        sigs: dict[str, int] = {}
-        for spec in specs:
-            sig = zlib.crc32(f"{_LAYOUT}|{spec.expression}".encode())
+        for position, spec in enumerate(specs):
+            sig = zlib.crc32(f"{_LAYOUT}|{spec.name}|{spec.expression}".encode())
             make, step, read = _compile(spec, sig)
             where = _predicate(spec)
             for kind in dict.fromkeys(spec.kinds):
-                plan.setdefault(kind, []).append((spec.name, where, make, step))
+                plan.setdefault(kind, []).append((position, where, make, step))
             readers.append((spec.name, sig, read))
-            sigs[spec.name] = sig
         self.names = names
         self._plan = {kind: tuple(updates) for kind, updates in plan.items()}
         self._readers = tuple(readers)
-        self._sigs = sigs
-        self._schema = zlib.crc32(repr(sorted(sigs.items())).encode())
+        self._named = tuple((name, read) for name, _, read in readers)
+        self._sigs = tuple(sig for _, sig, _ in readers)
+        self._schema = zlib.crc32(repr(self._sigs).encode())
         self._kinds = frozenset(plan)
         return self
 
@@ -171,22 +175,32 @@ class EntityAggregates:
 
     def new_state(self) -> AggregateState:
         """An empty state."""
-        return AggregateState(schema=self._schema)
+        return AggregateState(self._schema, [])
+
+    def entry(self, state: AggregateState, name: str) -> Entry | None:
+        """The entry of feature ``name`` in ``state`` (``None``: never touched, or written
+        under another definition)."""
+        position = self.names.index(name)
+        if not state.entries:
+            return None
+        if state.schema == self._schema:
+            return state.entries[position]
+        return _by_sig(state.entries).get(self._sigs[position])
 
     def update(self, state: AggregateState, touch: Touch) -> None:
         """Apply one touch to ``state`` (touches may arrive in any order)."""
         plan = self._plan.get(touch.kind)
         if plan is None:
             return
-        if state.schema != self._schema:
-            self._adopt(state)
         entries = state.entries
-        for name, where, make, step in plan:
+        if state.schema != self._schema or not entries:
+            entries = self._adopt(state)
+        for position, where, make, step in plan:
             if where is not None and not where(touch):
                 continue
-            entry = entries.get(name)
+            entry = entries[position]
             if entry is None:
-                entry = entries[name] = make()
+                entry = entries[position] = make()
             step(entry, touch)
 
     def read(self, state: AggregateState, at: int) -> dict[str, Value]:
@@ -198,25 +212,36 @@ class EntityAggregates:
     def read_into(self, state: AggregateState, at: int, out: dict[str, Value]) -> None:
         """:meth:`read` into an existing dict (one allocation fewer on the hot path)."""
         entries = state.entries
-        if state.schema == self._schema:
-            for name, _, reader in self._readers:
-                out[name] = reader(entries.get(name), at)
+        if not entries:
+            for name, reader in self._named:
+                out[name] = reader(None, at)
+            return
+        if state.schema == self._schema:  # one entry per reader, in order
+            for (name, reader), entry in zip(self._named, entries):  # noqa: B905 - hot path
+                out[name] = reader(entry, at)
             return
         # written under other definitions: only entries of unchanged features count
+        old = _by_sig(state.entries)
         for name, sig, reader in self._readers:
-            entry = entries.get(name)
-            out[name] = reader(entry if entry is not None and entry.sig == sig else None, at)
+            out[name] = reader(old.get(sig), at)
 
-    def _adopt(self, state: AggregateState) -> None:
-        # Drop the entries of features that are gone or were redefined.
-        entries = state.entries
-        sigs = self._sigs
-        for name in [n for n, e in entries.items() if sigs.get(n) != e.sig]:
-            del entries[name]
+    def _adopt(self, state: AggregateState) -> list[Entry | None]:
+        # Keep the entries of unchanged features, in the new order; drop the rest.
+        if state.entries:
+            old = _by_sig(state.entries)
+            entries = [old.get(sig) for sig in self._sigs]
+        else:  # the first touch any feature records
+            entries = [None] * len(self._sigs)
+        state.entries = entries
         state.schema = self._schema
+        return entries
 
     def __repr__(self) -> str:
         return f"EntityAggregates(names={self.names!r})"
+
+
+def _by_sig(entries: list[Entry | None]) -> dict[int, Entry]:
+    return {entry.sig: entry for entry in entries if entry is not None}
 
 
 # -- compiling one spec ----------------------------------------------------------------------

@@ -3,7 +3,8 @@
 Keyed ``"<entity>:<id>"`` through the entity repartition topic, so one device's profile
 sees that device's touches from every user. A checkout query is answered with the
 entity's features as of the checkout's event time, read before its own touch is applied.
-The user-side part (key ``"user:<id>"``) passes straight through to the decision stage.
+The user-side features a query carries go back with its answer (or its error); alone (key
+``"user:<id>"``) they pass straight through to the decision stage.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ class EntityStage:
             # The checkout is waiting for this part: send the failure instead of silence, so
             # the decision is made at once and names the part it lacked.
             logger.warning("profile %s failed on %s: %r", message.route, facts.transaction_id, exc)
-            ctx.forward(CheckoutPart(entity, facts, {}, f"{type(exc).__name__}: {exc}"))
+            error = f"{type(exc).__name__}: {exc}"
+            ctx.forward(CheckoutPart(entity, facts, {}, error, message.features))
 
     def _answer(
         self, entity: str, message: EntityMessage, state: KeyState[Any], ctx: Context
@@ -66,7 +68,7 @@ class EntityStage:
             features = aggregates.read(profile.aggregates, facts.time)
             if entity == "device":
                 features["device.age_ms"] = max(0, facts.time - profile.first_seen)
-            ctx.forward(CheckoutPart(entity, facts, features))
+            ctx.forward(CheckoutPart(entity, facts, features, None, message.features))
         aggregates.update(profile.aggregates, touch)
         profile.first_seen = min(profile.first_seen, touch.time)
         state.set(profile)

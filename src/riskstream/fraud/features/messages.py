@@ -1,10 +1,12 @@
 """What the fraud topology's stages send each other through their repartition topics.
 
 The user stage sends :class:`EntityMessage` records to the entity stage, keyed by
-``"<entity>:<id>"`` (``"user:<id>"`` for a checkout's own user-side part, which the entity
-stage passes through). The entity stage answers every checkout query with a
-:class:`CheckoutPart` keyed by the user, and the decision stage gathers a checkout's parts.
-Everything is msgpack with array-like structs: these records are on the hot path.
+``"<entity>:<id>"``. A checkout's user-side features ride along with its first entity query
+and come back with that entity's answer (one record fewer through each hop); a checkout that
+names no entity sends them alone, keyed ``"user:<id>"``, and the entity stage passes them
+through. The entity stage answers every checkout query with a :class:`CheckoutPart` keyed by
+the user, and the decision stage gathers a checkout's parts. Everything is msgpack with
+array-like structs: these records are on the hot path.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ class EntityMessage(msgspec.Struct, frozen=True, gc=False, array_like=True):
     route: str  # "<entity>:<id>", the repartition key
     touch: Touch
     facts: CheckoutFacts | None = None
-    features: FeatureValues | None = None  # the user-side features (route "user:<id>")
+    features: FeatureValues | None = None  # the user-side features, carried to the decision
 
 
 class CheckoutPart(msgspec.Struct, frozen=True, gc=False, array_like=True):
@@ -56,6 +58,7 @@ class CheckoutPart(msgspec.Struct, frozen=True, gc=False, array_like=True):
     facts: CheckoutFacts
     features: FeatureValues
     error: str | None = None  # the profile could not answer: why (its features are absent)
+    user: FeatureValues | None = None  # the user-side part, when this part carries it too
 
 
 _encoder = msgspec.msgpack.Encoder()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from typing import Final
+
 from riskstream.events import (
     AddressChanged,
     Chargeback,
@@ -17,7 +20,26 @@ from riskstream.events import (
 from riskstream.fraud.features.profile import UserProfile, has_promo, label_target
 from riskstream.fraud.features.touch import Touch
 
-__all__ = ["touch_of"]
+__all__ = ["TOUCH_KIND_OF", "touch_of", "touched_types"]
+
+#: The touch kind of each event type that makes a touch (other events make none).
+TOUCH_KIND_OF: Final[dict[type[Event], str]] = {
+    Checkout: "checkout",
+    Login: "login",
+    Click: "click",
+    MouseMovement: "mouse",
+    PromoApplied: "promo",
+    Chargeback: "chargeback",
+    FraudReported: "fraud_reported",
+    AddressChanged: "address_changed",
+    ProfileUpdated: "profile_updated",
+}
+
+
+def touched_types(kinds: Collection[str]) -> frozenset[type[Event]]:
+    """The event types whose touches are of one of ``kinds``: the only ones worth a touch
+    when nothing else reads them (most traffic is clicks and pointer moves)."""
+    return frozenset(cls for cls, kind in TOUCH_KIND_OF.items() if kind in kinds)
 
 
 def touch_of(event: Event, profile: UserProfile) -> Touch | None:

@@ -19,13 +19,11 @@ from riskstream.events import (
     PromoApplied,
 )
 from riskstream.fraud.decision import Decision, decode_decision
-from riskstream.fraud.features.engine import FeatureEngine
-from riskstream.fraud.features.entity_stage import EntityStage
 from riskstream.fraud.topology import fraud_topology
 from riskstream.services.replay import replay_records
-from riskstream.stream.topology import ProcessNode
 from riskstream.testing import TestDriver
 from tests.fraud_support.scenarios import DAY, START, as_records, checkout
+from tests.unit.fraud.engine.support import failing_entities
 
 S = 1_000
 H = 3_600_000
@@ -277,18 +275,7 @@ def test_an_event_from_the_far_future_is_dead_lettered_not_folded() -> None:
 
 
 def test_a_profile_that_fails_answers_with_its_error_and_the_checkout_is_decided() -> None:
-    class Failing(EntityStage):
-        def _answer(self, entity: str, message: Any, state: Any, ctx: Any) -> None:
-            if entity == "ip":
-                raise RuntimeError("ip profile unavailable")
-            super()._answer(entity, message, state, ctx)
-
-    topology = fraud_topology()
-    node = topology.nodes["entities"]
-    assert isinstance(node, ProcessNode)
-    topology.nodes["entities"] = ProcessNode(
-        node.name, node.parent, Failing(FeatureEngine()), node.state_type
-    )
+    topology = failing_entities("ip", "ip profile unavailable")
     driver = TestDriver(topology, start_time=START)
     for record in as_records([_login("u", START), checkout("u", "t", START + S, "s", 5.0)]):
         driver.pipe(record.topic, record.value, key=record.key, timestamp=record.timestamp)
