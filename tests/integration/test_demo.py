@@ -22,7 +22,7 @@ from riskstream.services.projections import ReadModels, open_store
 from riskstream.sim import read_truth
 
 SMALL = (
-    "--users", "400",
+    "--users", "2700",  # one live session each: 300 events/s for 6 s start about 2,000
     "--history-days", "10",
     "--fraud-rate", "0.15",
     "--live-fraud-rate", "0.3",
@@ -84,6 +84,8 @@ def _check_against_the_run(summary: dict[str, Any], log: EventLog, namespace: Na
         {a: n for a, n in summary["actions"].items() if n}
     )
     assert summary["latency"]["samples"] == len(live)
+    # One live session per customer: the population held enough of them.
+    assert summary["live_revisits"] == 0 and summary["live_customers"] > 0
 
     # Everything on the engine's inputs - the simulated events and the MFA answers - was read.
     inputs = _ends(log, namespace.inputs)

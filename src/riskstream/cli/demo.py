@@ -24,10 +24,12 @@ from riskstream.demo import (
     DemoConfig,
     DemoError,
     LiveDisplay,
+    default_users,
     new_dashboard,
     render_summary,
     run_demo,
 )
+from riskstream.demo.config import DEFAULT_DURATION_S, DEFAULT_RATE, MIN_USERS
 from riskstream.errors import ConfigError, RiskstreamError
 from riskstream.settings import Settings
 
@@ -40,9 +42,14 @@ _OUT = typer.Option(DEFAULT_OUT, "--out", help="Directory for report.html and su
 
 def demo(
     duration: float = typer.Option(
-        60.0, "--duration", min=1.0, help="Seconds of live traffic after the history."
+        DEFAULT_DURATION_S, "--duration", min=1.0, help="Seconds of live traffic after the history."
     ),
-    rate: float = typer.Option(1_000.0, "--rate", min=1.0, help="Live events per second."),
+    rate: float = typer.Option(
+        DEFAULT_RATE,
+        "--rate",
+        min=1.0,
+        help="Live events per second (a faster or longer live phase needs more customers).",
+    ),
     seed: int = typer.Option(7, "--seed", help="Same seed, same customers and fraud."),
     log_url: str | None = typer.Option(
         None,
@@ -51,7 +58,14 @@ def demo(
         "the run's, deleted afterwards unless --keep (default: a fresh embedded log).",
     ),
     out: Path = _OUT,
-    users: int = typer.Option(6_000, "--users", min=10, help="Customers in the population."),
+    users: int | None = typer.Option(
+        None,
+        "--users",
+        min=10,
+        help="Customers in the population; each has at most one live session (default: "
+        f"enough for that, at least {MIN_USERS:,}: "
+        f"{default_users(DEFAULT_RATE, DEFAULT_DURATION_S):,} at the default rate and duration).",
+    ),
     history_days: float = typer.Option(
         21.0, "--history-days", min=0.1, help="Days of history the model learns from."
     ),
@@ -80,7 +94,7 @@ def demo(
             duration_s=duration,
             rate=rate,
             seed=seed,
-            users=users,
+            users=default_users(rate, duration) if users is None else users,
             history_days=history_days,
             fraud_rate=fraud_rate,
             live_fraud_rate=live_fraud_rate,

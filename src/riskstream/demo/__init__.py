@@ -23,7 +23,7 @@ processes), :mod:`.training`, :mod:`.customers` (MFA answers), :mod:`.run`
 main module).
 """
 
-from .config import DEFAULT_OUT, DemoConfig, RunLayout
+from .config import DEFAULT_OUT, DemoConfig, RunLayout, default_users
 from .dashboard import Dashboard
 from .display import LiveDisplay
 from .namespace import Namespace
@@ -43,6 +43,7 @@ __all__ = [
     "Namespace",
     "RunLayout",
     "build_summary",
+    "default_users",
     "encode_summary",
     "new_dashboard",
     "render_summary",

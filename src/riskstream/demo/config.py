@@ -13,11 +13,32 @@ from typing import Final
 from riskstream.errors import ConfigError
 
 from .namespace import Namespace
+from .traffic import customers_needed
 
-__all__ = ["DEFAULT_OUT", "DEFAULT_WORK", "DemoConfig", "RunLayout"]
+__all__ = [
+    "DEFAULT_DURATION_S",
+    "DEFAULT_OUT",
+    "DEFAULT_RATE",
+    "DEFAULT_WORK",
+    "MIN_USERS",
+    "DemoConfig",
+    "RunLayout",
+    "default_users",
+]
 
 DEFAULT_OUT: Final = Path(".riskstream/demo-report")
 DEFAULT_WORK: Final = Path(".riskstream/demo")
+MIN_USERS: Final = 6_000
+"""The smallest default population: weeks of its history hold enough fraud to train on."""
+DEFAULT_RATE: Final = 1_000.0
+DEFAULT_DURATION_S: Final = 60.0
+
+
+def default_users(rate: float, duration_s: float) -> int:
+    """The population for a live phase of ``duration_s`` at ``rate``: enough customers for
+    one live session each (:func:`~riskstream.demo.traffic.customers_needed`), at least
+    :data:`MIN_USERS`."""
+    return max(MIN_USERS, customers_needed(rate, duration_s))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,7 +46,9 @@ class DemoConfig:
     """One demo run.
 
     ``duration_s`` seconds of live traffic at ``rate`` events per second follow a history
-    of ``history_days`` days of ``users`` customers. ``fraud_rate`` is the share of the
+    of ``history_days`` days of ``users`` customers, who have at most one live session each:
+    the population must hold more customers than the live phase starts sessions
+    (:func:`default_users`). ``fraud_rate`` is the share of the
     history's checkouts that are fraud (the simulator's default, what the model learns
     from), ``live_fraud_rate`` the live phase's: higher, so that a minute of traffic holds
     enough of every scenario to measure (recall and the friction for genuine customers do
@@ -37,10 +60,10 @@ class DemoConfig:
     after ``mfa_timeout_s``.
     """
 
-    duration_s: float = 60.0
-    rate: float = 1_000.0
+    duration_s: float = DEFAULT_DURATION_S
+    rate: float = DEFAULT_RATE
     seed: int = 7
-    users: int = 6_000
+    users: int = default_users(DEFAULT_RATE, DEFAULT_DURATION_S)
     history_days: float = 21.0
     fraud_rate: float = 0.01
     live_fraud_rate: float = 0.05
@@ -60,6 +83,13 @@ class DemoConfig:
             raise ConfigError("the rate must be positive")
         if self.users < 10:
             raise ConfigError("a demo needs at least 10 customers")
+        needed = customers_needed(self.rate, self.duration_s)
+        if self.users < needed:
+            raise ConfigError(
+                f"{self.users:,} customers are too few for {self.duration_s:g} s of live "
+                f"traffic at {self.rate:g} events/s, which gives each customer at most one "
+                f"session: {needed:,} or more (--users), or a lower --rate or --duration"
+            )
         if self.history_days <= 0:
             raise ConfigError("the history must last some days")
         if not (0 < self.fraud_rate < 0.5 and 0 < self.live_fraud_rate < 0.5):

@@ -42,6 +42,8 @@ class RunFacts:
     live_events: int = 0
     live_s: float = 0.0
     live_window: tuple[float, float] | None = None  # wall clock: traffic first .. last produced
+    live_customers: int = 0  # customers who had their live session
+    live_revisits: int = 0  # live sessions that found no customer without one
     sent_ns: dict[str, int] = field(default_factory=dict)  # live checkout -> produce time
     read_ns: dict[str, int] = field(default_factory=dict)  # live decision -> readable time
     decisions: list[Decision] = field(default_factory=list)  # live, read back

@@ -66,7 +66,7 @@ def render_html(summary: DemoSummary, facts: RunFacts) -> str:
         heading=html.escape(f"riskstream demo - run {summary.run_id}"),
         subtitle=html.escape(
             f"{summary.log}{_under(summary.namespace)} · seed {summary.seed} · "
-            f"{summary.users:,} customers · "
+            f"{summary.users:,} customers ({summary.live_customers:,} with a live session) · "
             f"{summary.history_days:g} days of history · {summary.rate:,.0f} events/s live for "
             f"{summary.duration_s:g} s · finished {_when(facts.finished_at)}"
         ),

@@ -57,6 +57,11 @@ def render_summary(summary: DemoSummary, console: Console) -> None:
     headline.add_row(
         "decisions", f"{s.decided:,} of {s.live_checkouts:,} live checkouts: {actions}"
     )
+    headline.add_row(
+        "live customers",
+        f"{s.live_customers:,} of {s.users:,} had their one live session"
+        + (f" ({s.live_revisits:,} sessions found none left)" if s.live_revisits else ""),
+    )
     d = s.detection
     if d is not None:
         headline.add_row(

@@ -7,9 +7,9 @@
 3. **catch-up** - the engine decides the whole history as fast as it can: the throughput.
 4. **train** - LightGBM learns from the history's decisions and labels; the model is
    published as champion and the running engine loads it.
-5. **live** - the same customers (and fraudsters) at ``rate`` events per second, event time
-   = now: each checkout's decision latency is measured, simulated customers answer the MFA
-   challenges.
+5. **live** - the same customers, as the history left them, one session each (and
+   fraudsters) at ``rate`` events per second, event time = now: each checkout's decision
+   latency is measured, simulated customers answer the MFA challenges.
 6. **settle** - every live checkout decided, every challenge answered and settled, the read
    models caught up.
 7. **report** - decisions read back from the log, truth from the file, outcomes from the
@@ -39,6 +39,7 @@ from riskstream.services.projections import ReadModels, open_store, view_status
 from riskstream.services.rules_topic import publish_rules
 from riskstream.settings import Settings
 from riskstream.sim import GroundTruth, SimWriter, TruthFile, WriteResult, read_truth
+from riskstream.sim.population import Population
 
 from .children import ChildSpec
 from .config import DemoConfig, RunLayout
@@ -118,6 +119,7 @@ class _Run:
         self._start_failure: BaseException | None = None
         self.live_truth: dict[str, GroundTruth] = {}
         self.customers: SimulatedCustomers | None = None
+        self.population: Population | None = None  # as the history left it
         self._phase_began = 0.0
 
     # -- the whole run ------------------------------------------------------------------------
@@ -242,6 +244,7 @@ class _Run:
             )
 
         writer.write(simulator.events(until_ms=end_ms, truth=record), progress=progress)
+        self.population = simulator.population
         events = self._written(writer.close(), "the history")
         facts = self.facts
         facts.history_events = events
@@ -331,9 +334,11 @@ class _Run:
             truth.write(truth_record)
             self.live_truth[truth_record.transaction_id] = truth_record
 
+        if self.population is None:
+            raise DemoError("no history to go on from")
         traffic = LiveTraffic(
             seed=config.seed,
-            users=config.users,
+            population=self.population,
             fraud_rate=config.live_fraud_rate,
             rate=config.rate,
             truth=record,
@@ -383,6 +388,8 @@ class _Run:
         truth.close()  # complete on disk: the report reads it back
         events = facts.live_events = self._written(result, "the live traffic")
         facts.sent_ns = dict(sent_ns)
+        facts.live_customers = traffic.population.visited
+        facts.live_revisits = traffic.population.revisits
         self._end(
             "live",
             f"{events:,} events, {len(facts.sent_ns):,} checkouts in {facts.live_s:.1f} s "

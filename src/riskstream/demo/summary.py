@@ -122,6 +122,8 @@ class DemoSummary(msgspec.Struct, frozen=True, kw_only=True):
     history_checkouts: int
     live_events: int
     live_checkouts: int
+    live_customers: int  # customers who had their one live session
+    live_revisits: int  # live sessions that found no customer without one (see traffic)
     decided: int  # live checkouts with a decision on the decisions topic
     actions: dict[str, int]
     throughput: Throughput
@@ -222,6 +224,8 @@ def build_summary(facts: RunFacts) -> DemoSummary:
         history_checkouts=facts.history_checkouts,
         live_events=facts.live_events,
         live_checkouts=len(facts.sent_ns),
+        live_customers=facts.live_customers,
+        live_revisits=facts.live_revisits,
         decided=sum(1 for tx in facts.sent_ns if tx in live),
         actions={action: sum(1 for a in actions.values() if a == action) for action in ACTIONS},
         throughput=Throughput(
@@ -265,6 +269,9 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
 
+_REVISITS_ALLOWED: Final = 0.01  # of the live customers: a few hardly change the figures
+
+
 def _problems(facts: RunFacts, live: Mapping[str, object], truth_ids: set[str]) -> list[str]:
     """What makes the run's figures incomplete (an empty list: nothing)."""
     problems = []
@@ -279,6 +286,11 @@ def _problems(facts: RunFacts, live: Mapping[str, object], truth_ids: set[str]) 
     statuses = Counter(facts.statuses.get(tx) for tx in truth_ids)
     if statuses[None]:
         problems.append(f"{statuses[None]:,} live checkouts missing from the read models")
+    if facts.live_revisits > _REVISITS_ALLOWED * facts.live_customers:
+        problems.append(
+            f"{facts.live_revisits:,} live sessions went to customers who had one already: "
+            "too few customers for the live phase (--users)"
+        )
     if facts.engine_processed < facts.history_events + facts.live_events:
         problems.append(
             f"the engine processed {facts.engine_processed:,} of "

@@ -26,8 +26,8 @@ from riskstream.fraud.model import (
 from riskstream.log.port import EventLog
 from riskstream.services.backtest import read_production
 from riskstream.services.labels import read_labels
-from riskstream.services.models_registry import ModelSlot, publish_model
-from riskstream.services.training import labeled_rows, model_metadata
+from riskstream.services.models_registry import ModelSlot
+from riskstream.services.training import labeled_rows, publish_trained
 from riskstream.sim.population import DAY_MS
 
 from .namespace import Namespace
@@ -97,15 +97,7 @@ def train_on_history(
         seed=seed,
         catalogue=engine.catalogue,
     )
-    # What publish_trained does, on the run's models topic (it publishes on the standard one).
-    artifact.check_features(engine.feature_names)
-    publish_model(
-        log,
-        ModelSlot.CHAMPION,
-        artifact.to_bytes(),
-        model_metadata(artifact),
-        topic=namespace.models,
-    )
+    publish_trained(log, ModelSlot.CHAMPION, artifact, engine, topic=namespace.models)
     return TrainedModel(
         artifact=artifact,
         evaluation=evaluation,

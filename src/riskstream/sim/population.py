@@ -5,6 +5,10 @@ random stream seeded by ``(seed, i)``, so a population of a million costs only t
 that actually show up, and the same seed always gives the same people. What changes while the
 simulation runs (where a customer is, their devices, their address) lives on the
 :class:`User` object and evolves in generation order, which is deterministic too.
+
+A population can outlive its simulator: :meth:`Population.continued` hands the customers, as
+one simulation left them, to the next (see ``TrafficSimulator(population=...)``), optionally
+with one visit each - how a short, fast simulation keeps every customer at a natural pace.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ from __future__ import annotations
 import itertools
 import math
 import random
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 from riskstream.sim.catalog import CATEGORIES, Category, UserAgents
@@ -34,6 +39,7 @@ __all__ = [
 DAY_MS: Final = 86_400_000
 _BRANDS: Final = ("visa", "visa", "visa", "mastercard", "mastercard", "amex")
 _PERMUTE: Final = 2_654_435_761  # Knuth's multiplicative hash, a prime: spreads heavy users
+_VISIT_DRAWS: Final = 64  # draws for a customer not yet visited before one visits again
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +139,9 @@ class Population:
     _countries: Weighted[Country] = field(init=False)
     _by_category: dict[str, Weighted[Merchant]] = field(init=False)
     _categories: Weighted[Category] = field(init=False)
+    one_visit_each: bool = False  # each customer in at most one session (shopper or victim)
+    revisits: int = 0  # one_visit_each: sessions that found no customer without a visit
+    _visited: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         if self.users < 1:
@@ -168,9 +177,28 @@ class Population:
             found = self._cache[index] = self._make_user(index)
         return found
 
+    def continued(self, *, one_visit_each: bool = False) -> Population:
+        """The same customers, as the simulation so far left them (devices, addresses,
+        trips, those who joined; fresh accounts keep numbering on), for another simulator:
+        the two share them, so the first must not run on. ``one_visit_each``: from now on,
+        each customer takes part in at most one session - as a shopper, a victim or a new
+        customer signing up - while any is left (:attr:`revisits` counts the sessions that
+        found none after a bounded number of draws)."""
+        return replace(self, one_visit_each=one_visit_each, revisits=0, _visited=set())
+
+    @property
+    def visited(self) -> int:
+        """How many customers have had their one visit (``one_visit_each``)."""
+        return len(self._visited)
+
     def shopper(self, rng: random.Random) -> User:
         """A customer starting a session: most uniformly (including those who joined during
         the simulation), some from a heavy-buyer tail."""
+        if self.one_visit_each:
+            return self._first_visit(rng, self._shopper)
+        return self._shopper(rng)
+
+    def _shopper(self, rng: random.Random) -> User:
         n = self.users
         if rng.random() < 0.75:
             index = below(rng, n + len(self._joined))
@@ -182,12 +210,30 @@ class Population:
 
     def victim(self, rng: random.Random) -> User:
         """An established customer whose account or card a fraudster gets hold of."""
+        if self.one_visit_each:
+            return self._first_visit(rng, self._victim)
+        return self._victim(rng)
+
+    def _victim(self, rng: random.Random) -> User:
         return self.user(below(rng, self.users))
+
+    def _first_visit(self, rng: random.Random, draw: Callable[[random.Random], User]) -> User:
+        visited = self._visited
+        for _ in range(_VISIT_DRAWS):
+            user = draw(rng)
+            if user.user_id not in visited:
+                break
+        else:
+            self.revisits += 1
+        visited.add(user.user_id)
+        return user
 
     def join(self, user: User) -> None:
         """Make a new account a regular: it comes back for more sessions."""
         self._joined.append(user)
         self._joined_ids[user.user_id] = user
+        if self.one_visit_each:
+            self._visited.add(user.user_id)  # signing up was its visit
 
     def customer(self, user_id: str) -> User | None:
         """A genuine customer by id (one who joined meanwhile too); ``None`` for accounts

@@ -176,17 +176,35 @@ def _iso(ms: int | None) -> str | None:
 class TrafficSimulator:
     """Deterministic, labelled traffic as one stream of events in event-time order."""
 
-    def __init__(self, config: SimConfig | None = None, /, **overrides: Any) -> None:
+    def __init__(
+        self,
+        config: SimConfig | None = None,
+        /,
+        *,
+        population: Population | None = None,
+        **overrides: Any,
+    ) -> None:
+        """``population``: customers to continue with, as another simulation left them
+        (:meth:`~riskstream.sim.population.Population.continued`; it must have
+        ``config.users`` customers), instead of the seed's as they start out. The seed then
+        only drives this simulator's own random stream: give it another one than the
+        simulation continued, or its sessions replay that one's."""
         config = replace(config or SimConfig(), **overrides)
         self.config = config
         self._rng = random.Random(config.seed)
-        self.population = Population(
-            seed=config.seed,
-            users=config.users,
-            start_ms=config.start_ms,
-            merchant_count=config.merchants,
-            compromised_count=config.compromised_merchants,
-        )
+        if population is None:
+            population = Population(
+                seed=config.seed,
+                users=config.users,
+                start_ms=config.start_ms,
+                merchant_count=config.merchants,
+                compromised_count=config.compromised_merchants,
+            )
+        elif population.users != config.users:
+            raise ConfigError(
+                f"the population has {population.users} customers, the configuration {config.users}"
+            )
+        self.population = population
         self.world = World(
             self._rng,
             self.population,

@@ -41,6 +41,7 @@ def _facts():  # type: ignore[no-untyped-def]
         catch_up_s=4.0,
         live_events=500,
         live_s=60.0,
+        live_customers=40,
         sent_ns=sent,
         read_ns=read,
         decisions=decisions,
@@ -65,6 +66,7 @@ def test_the_figures_come_from_the_facts() -> None:
     assert summary.seconds == 100.0
     assert summary.events_processed == 10_500
     assert (summary.live_checkouts, summary.decided) == (5, 5)
+    assert (summary.live_customers, summary.live_revisits) == (40, 0)
     assert summary.actions == {"allow": 3, "review": 0, "challenge": 1, "block": 1}
     assert summary.throughput.catch_up_events_per_s == 2_500.0
     assert summary.throughput.live_events_per_s == pytest.approx(500 / 60, abs=0.1)
@@ -103,3 +105,17 @@ def test_missing_pieces_are_named_and_the_run_is_not_ok() -> None:
     assert summary.decided == 4
     cards = {r.scenario: r for r in summary.scenarios}
     assert cards["bot_checkout"].undecided == 1
+
+
+def test_customers_back_for_a_second_live_session_are_a_problem_beyond_a_few() -> None:
+    few = _facts()
+    few.live_customers, few.live_revisits = 200, 2  # 1 %
+    assert build_summary(few).ok
+    many = _facts()
+    many.live_revisits = 3
+    summary = build_summary(many)
+    assert not summary.ok and summary.live_revisits == 3
+    assert summary.problems == [
+        "3 live sessions went to customers who had one already: too few customers for the "
+        "live phase (--users)"
+    ]
