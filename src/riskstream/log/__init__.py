@@ -9,7 +9,9 @@ from riskstream.log.port import (
     DeliveryCallback,
     EventLog,
     OffsetReset,
+    OutgoingRecord,
     Producer,
+    StreamingProducer,
 )
 from riskstream.log.records import DeliveryReport, Headers, Record, TopicPartition, TopicSpec
 from riskstream.log.url import DEFAULT_LOG_URL, open_log
@@ -25,8 +27,10 @@ __all__ = [
     "EventLog",
     "Headers",
     "OffsetReset",
+    "OutgoingRecord",
     "Producer",
     "Record",
+    "StreamingProducer",
     "TopicPartition",
     "TopicSpec",
     "murmur2",

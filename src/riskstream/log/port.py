@@ -46,7 +46,9 @@ __all__ = [
     "DeliveryCallback",
     "EventLog",
     "OffsetReset",
+    "OutgoingRecord",
     "Producer",
+    "StreamingProducer",
 ]
 
 DeliveryCallback = Callable[[DeliveryReport], None]
@@ -98,6 +100,43 @@ class BatchProducer(Producer, Protocol):
         them (whose reports go to their callbacks as usual), and return their reports in
         order: written, or refused with the reason, as ``produce`` would report them.
         Wrong types raise ``TypeError`` before anything is written."""
+        ...
+
+
+class OutgoingRecord(Protocol):
+    """One record for :meth:`StreamingProducer.produce_many`, read by attribute (e.g. the
+    stream runtime's outputs); ``partition=None`` lets the partitioner choose."""
+
+    @property
+    def topic(self) -> str: ...
+
+    @property
+    def key(self) -> bytes | None: ...
+
+    @property
+    def value(self) -> bytes | None: ...
+
+    @property
+    def timestamp(self) -> int: ...
+
+    @property
+    def headers(self) -> Headers: ...
+
+    @property
+    def partition(self) -> int | None: ...
+
+
+@runtime_checkable
+class StreamingProducer(Producer, Protocol):
+    """A producer of a remote log (Kafka) that queues many records in one call: what
+    ``produce`` of each would do, without a call per record on the caller's side."""
+
+    def produce_many(
+        self, records: Sequence[OutgoingRecord], on_delivery: DeliveryCallback
+    ) -> None:
+        """Queue ``records`` in order, each with ``on_delivery`` for its report, exactly as
+        ``produce`` of each one would (same reports, same errors). If it raises, the records
+        before the one that failed are queued and the rest are not."""
         ...
 
 

@@ -46,6 +46,12 @@ class SqliteStore(ChangelogStore):
     cached key is a dict lookup; a miss is one indexed SQLite read - unless every row of the
     file is known to be cached (a new or empty file whose rows all came through this cache,
     the common case of a fresh task), when a miss is an absent key without asking.
+
+    ``write_every`` commits make one write of the file: random updates rewrite whole pages,
+    so a file write costs little more for several commits' keys than for one's. The commits
+    in between are complete all the same (their changelog records are acknowledged, and the
+    commit point in memory moves on); their changes stay cached until written, and a
+    restart after a crash replays them from the changelog, from the file's commit point.
     """
 
     durable: ClassVar[bool] = True
@@ -60,8 +66,11 @@ class SqliteStore(ChangelogStore):
         cache_entries: int = CACHE_ENTRIES,
         fsync: bool = False,
         lock_timeout_s: float = 5.0,
+        write_every: int = 1,
     ) -> None:
         super().__init__(name, partition, changelog=changelog)
+        if write_every < 1:
+            raise ValueError(f"write_every must be at least 1, not {write_every}")
         self.path = Path(directory) / name / f"{partition}.sqlite3"
         self._conn = open_db(
             self.path,
@@ -80,6 +89,11 @@ class SqliteStore(ChangelogStore):
         self._size: int | None = None
         # Whether every row of the file is in the cache (None: not known yet, see _covers).
         self._cached_all: bool | None = None
+        # Committed changes not in the file yet (latest per key), and the point they reach.
+        self._write_every = write_every
+        self._unwritten: dict[bytes, Change] = {}
+        self._unwritten_point: CommitPoint | None = None
+        self._unwritten_commits = 0
         self._adopt(read_commit(self._conn))
 
     # -- the hot path --------------------------------------------------------------------
@@ -149,7 +163,9 @@ class SqliteStore(ChangelogStore):
                 yield override, current
 
     def approximate_size(self) -> int:
-        """Committed keys (changes not committed yet are not counted)."""
+        """Committed keys (changes not committed yet are not counted). Writes the commits
+        kept in memory to the file first: it counts the file's rows."""
+        self._write_unwritten()
         if self._size is None:
             self._size = int(self._conn.execute("SELECT count(*) FROM kv").fetchone()[0])
         return self._size
@@ -159,7 +175,9 @@ class SqliteStore(ChangelogStore):
         around commits (e.g. before ``flush``), not per record."""
         cache = self._cache
         dirty = dict.fromkeys(self._dirty)
-        staged = self._staged.changes if self._staged is not None else {}
+        staged = self._unwritten
+        if self._staged is not None:
+            staged = {**staged, **self._staged.changes}
         victims = [
             key
             for key, expires_at in self._dirty_expiry.items()
@@ -183,7 +201,13 @@ class SqliteStore(ChangelogStore):
         return len(victims)
 
     def close(self) -> None:
-        self._conn.close()
+        """Write committed changes still in memory to the file (unless the store failed:
+        then its changelog has them), and release the file."""
+        try:
+            if self._failed is None:
+                self._write_unwritten()
+        finally:
+            self._conn.close()
 
     def __enter__(self) -> SqliteStore:
         return self
@@ -203,6 +227,23 @@ class SqliteStore(ChangelogStore):
         return {key: (cache[key], expiry.get(key)) for key in dict.fromkeys(dirty)}
 
     def _persist(self, changes: Mapping[bytes, Change], point: CommitPoint) -> None:
+        if self._write_every > 1:
+            self._unwritten.update(changes)
+            self._unwritten_point = point
+            self._unwritten_commits += 1
+            if self._unwritten_commits >= self._write_every:
+                self._write_unwritten()
+            return
+        self._write(changes, point)
+
+    def _write_unwritten(self) -> None:
+        """Write the committed changes kept in memory, if any."""
+        if self._unwritten_point is not None:
+            self._write(self._unwritten, self._unwritten_point)
+            self._unwritten, self._unwritten_point, self._unwritten_commits = {}, None, 0
+
+    def _write(self, changes: Mapping[bytes, Change], point: CommitPoint) -> None:
+        """Make ``changes`` and ``point`` the file's state, in one transaction."""
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -238,19 +279,22 @@ class SqliteStore(ChangelogStore):
                 self._cached_all = False  # a row of the file is no longer cached
 
     def _pending_keys(self) -> set[bytes]:
-        """Keys whose latest value is only in the cache (not committed yet)."""
+        """Keys whose latest value is only in the cache (not in the file yet)."""
         pending = set(self._dirty)
+        pending.update(self._unwritten)
         if self._staged is not None:
             pending.update(self._staged.changes)
         return pending
 
     def _replay_sink(self) -> ReplaySink:
+        self._write_unwritten()  # the replay goes on from the committed point
         self._cache.clear()
         self._cached_all = None
         self._size = None
         return SqliteReplaySink(self._conn, cache_kib=_CACHE_KIB)
 
     def _reset(self) -> None:
+        self._unwritten, self._unwritten_point, self._unwritten_commits = {}, None, 0
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         conn.execute("DELETE FROM kv")
@@ -263,6 +307,7 @@ class SqliteStore(ChangelogStore):
         self._size = None
 
     def _current(self, keys: Iterable[bytes]) -> dict[bytes, Change]:
+        self._write_unwritten()
         current: dict[bytes, Change] = {}
         for key in keys:
             row = self._conn.execute(GET_WITH_EXPIRY, (bytearray(key),)).fetchone()
@@ -270,6 +315,7 @@ class SqliteStore(ChangelogStore):
         return current
 
     def _entries(self) -> Iterator[Entry]:
+        self._write_unwritten()
         cursor = self._conn.execute("SELECT key, value, expires_at FROM kv ORDER BY key")
         try:
             yield from cursor
@@ -277,6 +323,7 @@ class SqliteStore(ChangelogStore):
             cursor.close()
 
     def _load(self, chunks: Iterator[list[Entry]], point: CommitPoint) -> None:
+        self._write_unwritten()  # a load that fails leaves the committed state as it was
         conn = self._conn
         self._cache.clear()
         self._cached_all = None

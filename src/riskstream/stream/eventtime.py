@@ -25,7 +25,16 @@ class WatermarkTracker:
     close. The watermark never goes backwards.
     """
 
-    __slots__ = ("_idle_ms", "_last_seen", "_lateness", "_low", "_max_time", "_now", "_watermark")
+    __slots__ = (
+        "_active",
+        "_idle_ms",
+        "_last_seen",
+        "_lateness",
+        "_low",
+        "_max_time",
+        "_now",
+        "_watermark",
+    )
 
     def __init__(self, *, allowed_lateness_ms: int, idle_timeout_ms: int) -> None:
         self._lateness = allowed_lateness_ms
@@ -34,8 +43,9 @@ class WatermarkTracker:
         self._last_seen: dict[str, int] = {}
         self._watermark = NO_WATERMARK
         # The last recomputation: its processing time (None: no input was active, or it is
-        # out of date) and the lowest highest-event-time of the inputs active then.
+        # out of date), the inputs active then and the lowest of their highest event times.
         self._now: int | None = None
+        self._active: list[str] = []
         self._low = NO_WATERMARK
 
     @property
@@ -65,7 +75,15 @@ class WatermarkTracker:
             highs[source] = event_time
             if old > self._low:  # it was not the slowest active input: the minimum stays
                 return self._watermark
-            return self.advance(now_ms)
+            # It was the slowest: the new minimum of the same active inputs, without the
+            # idleness pass of ``advance`` (one active input: its own time).
+            active = self._active
+            low = event_time if len(active) == 1 else min(map(highs.__getitem__, active))
+            self._low = low
+            candidate = low - self._lateness
+            if candidate > self._watermark:  # noqa: PLR1730  # hot path
+                self._watermark = candidate
+            return self._watermark
         if event_time > old:
             highs[source] = event_time
         self._last_seen[source] = now_ms
@@ -74,13 +92,11 @@ class WatermarkTracker:
     def advance(self, now_ms: int) -> int:
         """Recompute from the inputs' state at processing time ``now_ms``."""
         idle_ms, last_seen = self._idle_ms, self._last_seen
-        low: int | None = None
-        for source, high in self._max_time.items():
-            if now_ms - last_seen[source] < idle_ms and (low is None or high < low):
-                low = high
-        if low is not None:
+        active = [source for source in self._max_time if now_ms - last_seen[source] < idle_ms]
+        if active:
+            low = min(map(self._max_time.__getitem__, active))
             candidate = low - self._lateness
-            self._now, self._low = now_ms, low
+            self._now, self._low, self._active = now_ms, low, active
         else:
             self._now = None
             if self._max_time:

@@ -14,12 +14,19 @@ repartition records for this worker's own tasks can be handed over right away (s
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from riskstream.errors import ProduceError
-from riskstream.log.port import BatchProducer, BatchRecord, Producer
+from riskstream.log.port import (
+    BatchProducer,
+    BatchRecord,
+    DeliveryCallback,
+    OutgoingRecord,
+    Producer,
+    StreamingProducer,
+)
 from riskstream.log.records import DeliveryReport
 from riskstream.stream.epochs import OutputEpoch
 from riskstream.stream.output import Output
@@ -35,12 +42,13 @@ logger = logging.getLogger(__name__)
 _fields = attrgetter("partition", "key", "value", "timestamp", "headers")
 _key, _value = attrgetter("key"), attrgetter("value")
 _timestamp, _headers = attrgetter("timestamp"), attrgetter("headers")
+_topic = attrgetter("topic")
 
 
 class OutputProducer:
     """Produces the tasks' outputs (and carries their changelog records) in epochs."""
 
-    __slots__ = ("batch", "deliver", "ends", "epoch", "failed", "producer")
+    __slots__ = ("batch", "deliver", "ends", "epoch", "failed", "many", "producer")
 
     def __init__(self, producer: Producer, ends: OutputEnds) -> None:
         self.producer = producer
@@ -52,6 +60,10 @@ class OutputProducer:
         self.batch: Callable[[str, list[BatchRecord]], list[DeliveryReport]] | None = (
             producer.produce_batch if isinstance(producer, BatchProducer) else None
         )
+        # Queues a list of records in one call, where the log can (Kafka).
+        self.many: Callable[[Sequence[OutgoingRecord], DeliveryCallback], None] | None = (
+            producer.produce_many if isinstance(producer, StreamingProducer) else None
+        )
 
     def send(self, outputs: list[Output], handoff: LocalHandoff | None = None) -> None:
         """Produce ``outputs`` in the current epoch; watch the ends of any new topic. The
@@ -61,6 +73,13 @@ class OutputProducer:
             return
         if self.batch is not None:
             self._write(self.batch, outputs, handoff)
+            return
+        if self.many is not None:
+            watched = self.ends.topics
+            for topic in set(map(_topic, outputs)) - watched:
+                self.ends.watch(topic)
+            self.many(outputs, self.deliver)
+            self.epoch.produced += len(outputs)
             return
         produce = self.producer.produce
         deliver = self.deliver
@@ -139,7 +158,10 @@ class OutputProducer:
 
 def _by_topic(outputs: list[Output]) -> Mapping[str, list[Output]]:
     """The outputs of each topic, in their order (one topic: the list itself)."""
-    topics = {out.topic for out in outputs}
+    topics = set(map(_topic, outputs))
     if len(topics) == 1:
         return {topics.pop(): outputs}
-    return {topic: [out for out in outputs if out.topic == topic] for topic in topics}
+    groups: dict[str, list[Output]] = {topic: [] for topic in topics}
+    for out in outputs:  # one pass, whatever the number of topics
+        groups[out.topic].append(out)
+    return groups

@@ -97,8 +97,10 @@ class TaskUnit:
         self.task.process(batch)
         positions = self.positions
         # A batch holds each input's records in offset order: the last one of each counts.
-        last = {(record.topic, record.partition): record.offset for record in batch}
-        for (topic, partition), offset in last.items():
+        # Every input of the task is its partition of a topic: the topic names the input.
+        last = {record.topic: record.offset for record in batch}
+        partition = self.task.partition
+        for topic, offset in last.items():
             positions[TopicPartition(topic, partition)] = offset + 1
         if self.replay_until and self.task.suppress:
             self._end_replay_when_past()

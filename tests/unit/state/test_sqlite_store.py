@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,7 +40,11 @@ def log(tmp_path: Path) -> Iterator[EmbeddedLog]:
 
 
 def open_store(
-    directory: Path, *, cache_entries: int = 100_000, lock_timeout_s: float = 5.0
+    directory: Path,
+    *,
+    cache_entries: int = 100_000,
+    lock_timeout_s: float = 5.0,
+    write_every: int = 1,
 ) -> SqliteStore:
     return SqliteStore(
         STORE,
@@ -48,6 +53,7 @@ def open_store(
         directory=directory,
         cache_entries=cache_entries,
         lock_timeout_s=lock_timeout_s,
+        write_every=write_every,
     )
 
 
@@ -212,3 +218,83 @@ def test_a_new_file_answers_misses_from_the_cache_until_rows_come_from_elsewhere
         fresh.restore(log)
         assert fresh.get(b"0") == b"v0"
         assert fresh._cached_all is False
+
+
+def _crash(store: SqliteStore) -> None:
+    """A killed process: the file keeps what was written to it, nothing more."""
+    store._conn.close()  # white box: not close(), which writes what is left
+
+
+def test_commits_between_file_writes_are_served_and_survive_a_crash(
+    tmp_path: Path, log: EmbeddedLog
+) -> None:
+    store = open_store(tmp_path, write_every=3, cache_entries=5)
+    for round_ in range(1, 3):  # two commits, neither written to the file yet
+        for i in range(50):
+            store.put(b"%02d" % i, b"r%d-%d" % (round_, i))
+        store.delete(b"%02d" % round_)
+        commit(store, log, {"input": b"%d" % round_})
+    expected = {b"%02d" % i: b"r2-%d" % i for i in range(50) if i != 2}
+    assert state(store) == expected
+    assert all(store.get(key) == value for key, value in expected.items())  # none evicted
+    assert store.get(b"02") is None
+    assert store.metadata() == {"input": b"2"}
+    _crash(store)
+    with open_store(tmp_path, write_every=3) as reopened:
+        assert reopened.metadata() == {}  # the file's commit point: before both commits
+        stats = reopened.restore(log)
+        assert stats.records == 2 * (50 + 1)  # both commits: 50 changes and a marker each
+        assert reopened.metadata() == {"input": b"2"}
+        assert state(reopened) == expected
+
+
+def test_every_nth_commit_writes_the_file_and_close_writes_the_rest(
+    tmp_path: Path, log: EmbeddedLog
+) -> None:
+    store = open_store(tmp_path / "a", write_every=2)
+    for round_ in range(1, 4):
+        store.put(b"k", b"%d" % round_)
+        commit(store, log, {"input": b"%d" % round_})
+    _crash(store)  # the second commit was written, the third was not
+    with open_store(tmp_path / "a", write_every=2) as reopened:
+        assert reopened.metadata() == {"input": b"2"}
+        assert reopened.restore(log).records == 2
+        assert state(reopened) == {b"k": b"3"}
+    with open_store(tmp_path / "b", write_every=5) as store:
+        store.put(b"k", b"1")
+        commit(store, log, {"input": b"1"})
+    with open_store(tmp_path / "b", write_every=5) as reopened:  # close() wrote the commit
+        assert reopened.metadata() == {"input": b"1"}
+        assert state(reopened) == {b"k": b"1"}
+
+
+def test_snapshots_and_expiry_see_commits_not_written_yet(tmp_path: Path, log: EmbeddedLog) -> None:
+    with open_store(tmp_path / "a", write_every=10) as store:
+        store.put(b"old", b"1", expires_at=100)
+        store.put(b"kept", b"2")
+        commit(store, log, {"input": b"1"})
+        assert store.expire(100) == 1
+        commit(store, log, {"input": b"2"})
+        assert state(store) == {b"kept": b"2"}
+        buffer = io.BytesIO()
+        assert store.snapshot(buffer) == store.committed
+    buffer.seek(0)
+    with open_store(tmp_path / "b", write_every=10) as target:
+        target.restore_snapshot(buffer)
+        assert state(target) == {b"kept": b"2"}
+        assert target.metadata() == {"input": b"2"}
+
+
+def test_write_every_must_be_positive(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        open_store(tmp_path, write_every=0)
+
+
+def test_the_size_counts_commits_not_written_yet(tmp_path: Path, log: EmbeddedLog) -> None:
+    with open_store(tmp_path, write_every=10) as store:
+        for i in range(20):
+            store.put(b"%02d" % i, b"v")
+        commit(store, log)
+        store.delete(b"00")
+        commit(store, log)
+        assert store.approximate_size() == 19

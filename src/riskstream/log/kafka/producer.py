@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn
 
 from confluent_kafka import KafkaError, KafkaException
@@ -12,7 +12,7 @@ from confluent_kafka import TopicPartition as _CkPartition
 from riskstream.errors import LogClosedError, ProduceError, TransactionAbortedError
 from riskstream.log.kafka.consumer import KafkaConsumer
 from riskstream.log.kafka.errors import creation_error, describe, kafka_error, translate
-from riskstream.log.port import Consumer, DeliveryCallback
+from riskstream.log.port import Consumer, DeliveryCallback, OutgoingRecord
 from riskstream.log.records import DeliveryReport, Headers, TopicPartition
 
 __all__ = ["KafkaProducer"]
@@ -29,6 +29,8 @@ _REQUEST_TIMEOUT_S = 60.0
 _TRANSACTION_ATTEMPTS = 3
 # How long produce() lets librdkafka drain a full queue before retrying.
 _QUEUE_FULL_POLL_S = 0.05
+# librdkafka's "unassigned" partition: its partitioner chooses (by key, as ours does).
+_ANY_PARTITION = -1
 
 
 def _failed(err: KafkaError, msg: Any) -> DeliveryReport:
@@ -129,6 +131,38 @@ class KafkaProducer:
                 self._poll(_QUEUE_FULL_POLL_S)
             except KafkaException as exc:
                 raise translate(exc, f"cannot produce to {topic!r}", ProduceError) from exc
+
+    def produce_many(
+        self, records: Sequence[OutgoingRecord], on_delivery: DeliveryCallback
+    ) -> None:
+        """Queue ``records`` as ``produce`` of each would, in one loop: no Python frame, no
+        keyword dict and no callback look-up per record."""
+        produce = self._produce
+        route = self._route(on_delivery)
+        for record in records:
+            part = record.partition
+            try:
+                produce(
+                    record.topic,
+                    record.value,
+                    record.key,
+                    partition=_ANY_PARTITION if part is None else part,
+                    timestamp=record.timestamp,
+                    headers=list(record.headers),
+                    on_delivery=route,
+                )
+            except BufferError:  # a full local queue: produce() waits for room
+                self.produce(
+                    record.topic,
+                    record.value,
+                    record.key,
+                    partition=part,
+                    timestamp=record.timestamp,
+                    headers=record.headers,
+                    on_delivery=on_delivery,
+                )
+            except KafkaException as exc:
+                raise translate(exc, f"cannot produce to {record.topic!r}", ProduceError) from exc
 
     def _route(self, callback: DeliveryCallback) -> _RawCallback:
         route = self._routes.get(callback)
