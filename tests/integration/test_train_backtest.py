@@ -146,6 +146,27 @@ def _log_state(url: str) -> dict[str, list[int]]:
         log.close()
 
 
+def _train_days_1_to_4(history: History, *extra: str) -> subprocess.CompletedProcess[str]:
+    """``riskstream train --json`` as the ``trained`` fixture trains, plus ``extra``."""
+    return _cli(
+        "train",
+        "--from",
+        "2026-01-02",
+        "--until",
+        str(DAY4),
+        "--eval-until",
+        "2026-01-07T00:00:00Z",
+        "--label-maturity",
+        "12h",
+        "--alerts-per-day",
+        "20",
+        "--log",
+        history.url,
+        "--json",
+        *extra,
+    )
+
+
 @pytest.fixture(scope="module")
 def trained(history: History) -> TrainingRun:
     """Train on days 1-4 (the last half day left to its labels), evaluate on days 4-6."""
@@ -180,26 +201,7 @@ def test_train_gives_the_same_model_from_the_same_log(
     assert run.checkouts > artifact.training_rows + evaluation.checkouts
 
     out = tmp_path / "model.bin"
-    done = _cli(
-        "train",
-        "--from",
-        "2026-01-02",
-        "--until",
-        str(DAY4),
-        "--eval-until",
-        "2026-01-07T00:00:00Z",
-        "--label-maturity",
-        "12h",
-        "--alerts-per-day",
-        "20",
-        "--out",
-        str(out),
-        "--publish",
-        "challenger",
-        "--log",
-        history.url,
-        "--json",
-    )
+    done = _train_days_1_to_4(history, "--out", str(out), "--publish", "challenger")
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary["version"] == artifact.version  # same log, same model, whenever it runs
@@ -224,24 +226,7 @@ def test_the_incident_window_decides_how_far_a_label_reaches(
     history: History, trained: TrainingRun
 ) -> None:
     def train_with(window: str) -> subprocess.CompletedProcess[str]:
-        return _cli(
-            "train",
-            "--from",
-            "2026-01-02",
-            "--until",
-            str(DAY4),
-            "--eval-until",
-            "2026-01-07T00:00:00Z",
-            "--label-maturity",
-            "12h",
-            "--alerts-per-day",
-            "20",
-            "--incident-window",
-            window,
-            "--log",
-            history.url,
-            "--json",
-        )
+        return _train_days_1_to_4(history, "--incident-window", window)
 
     as_given = train_with("0")
     assert as_given.returncode == 0, as_given.stderr
