@@ -84,6 +84,11 @@ def _check_against_the_run(summary: dict[str, Any], log: EventLog, namespace: Na
         {a: n for a, n in summary["actions"].items() if n}
     )
     assert summary["latency"]["samples"] == len(live)
+    # The catch-up decided the whole history; it may have begun while that was written.
+    throughput, phases = summary["throughput"], summary["phases"]
+    assert throughput["catch_up_events"] == summary["history_events"]
+    overlap = throughput["catch_up_overlap_seconds"]
+    assert 0 <= overlap <= min(phases["history"], phases["catch-up"]) + 0.01
     # One live session per customer: the population held enough of them.
     assert summary["live_revisits"] == 0 and summary["live_customers"] > 0
 

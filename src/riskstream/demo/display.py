@@ -5,9 +5,10 @@ second from the run's :class:`~riskstream.demo.dashboard.Dashboard`."""
 from __future__ import annotations
 
 from types import TracebackType
+from typing import Final
 
 import numpy as np
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.live import Live
 from rich.panel import Panel
 from rich.progress_bar import ProgressBar
@@ -33,7 +34,7 @@ class LiveDisplay:
     def __rich__(self) -> RenderableType:
         dash = self.dashboard
         return Panel(
-            Group(_phases(dash), Text(""), _figures(dash)),
+            Group(_Phases(dash), Text(""), _figures(dash)),
             title=Text(dash.title, style="bold"),
             title_align="left",
         )
@@ -51,13 +52,27 @@ class LiveDisplay:
         self._live.__exit__(exc_type, exc, traceback)
 
 
-def _phases(dash: Dashboard) -> Table:
+_FIXED_WIDTH: Final = 1 + 8 + 20 + 6 + 4  # the columns before the detail, and the gaps
+
+
+class _Phases:
+    """The phases' table, its detail column cut to the width there is: a longer one would
+    make the table squeeze every column, the marks and the bars too."""
+
+    def __init__(self, dash: Dashboard) -> None:
+        self.dash = dash
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield _phases(self.dash, detail_width=max(options.max_width - _FIXED_WIDTH, 10))
+
+
+def _phases(dash: Dashboard, *, detail_width: int) -> Table:
     table = Table.grid(padding=(0, 1))
     table.add_column(width=1)
     table.add_column(width=8, no_wrap=True)
     table.add_column(width=20)
     table.add_column(justify="right", width=6)
-    table.add_column(overflow="ellipsis", no_wrap=True)
+    table.add_column(overflow="ellipsis", no_wrap=True, max_width=detail_width)
     for phase in dash.phases.values():
         mark, style = _MARKS[phase.status]
         table.add_row(

@@ -50,8 +50,10 @@ LATENCY_DEFINITION: Final = (
 )
 THROUGHPUT_DEFINITION: Final = (
     "input events the fraud engine processed per second: while it decided the history "
-    "(catch-up, as fast as it can, from the first poll until every history checkout's "
-    "decision was readable) and during the live phase (paced)"
+    "(catch-up: the history's events over the time from the engine's go, as soon as the "
+    "processes were up, until every history checkout's decision was readable; the history "
+    "was still being written for the first catch_up_overlap_seconds of it, on the same "
+    "CPUs, so the engine may have waited for input then) and during the live phase (paced)"
 )
 
 
@@ -59,6 +61,7 @@ class Throughput(msgspec.Struct, frozen=True, kw_only=True):
     catch_up_events: int
     catch_up_seconds: float
     catch_up_events_per_s: float
+    catch_up_overlap_seconds: float  # of catch_up_seconds, while the history was written
     live_events_per_s: float | None  # what the engine processed while the traffic was live
     live_offered_per_s: float
     definition: str = THROUGHPUT_DEFINITION
@@ -232,6 +235,7 @@ def build_summary(facts: RunFacts) -> DemoSummary:
             catch_up_events=facts.history_events,
             catch_up_seconds=round(facts.catch_up_s, 3),
             catch_up_events_per_s=round(catch_up_rate, 1),
+            catch_up_overlap_seconds=_overlap(facts.phases, "history", "catch-up"),
             live_events_per_s=None
             if live_span is None
             else _rate_between(facts.engine_samples, *live_span),
@@ -263,6 +267,14 @@ def build_summary(facts: RunFacts) -> DemoSummary:
         projected_records=facts.projected,
         cpu_seconds=dict(sorted(facts.cpu_s.items())),
     )
+
+
+def _overlap(phases: Mapping[str, tuple[float, float]], first: str, second: str) -> float:
+    """Seconds two phases ran at the same time (0 if either is missing)."""
+    if first not in phases or second not in phases:
+        return 0.0
+    (a, b), (c, d) = phases[first], phases[second]
+    return round(max(0.0, min(b, d) - max(a, c)), 2)
 
 
 def _round(value: float | None) -> float | None:

@@ -32,7 +32,11 @@ def _facts():  # type: ignore[no-untyped-def]
     return facts(
         started_at=1000.0,
         finished_at=1100.0,
-        phases={"catch-up": (1010.0, 1020.0), "live": (1029.0, 1091.0)},
+        phases={
+            "history": (1002.0, 1013.0),
+            "catch-up": (1010.0, 1020.0),  # began while the history was written
+            "live": (1029.0, 1091.0),
+        },
         live_window=(1030.0, 1090.0),
         produced=10_500,
         acknowledged=10_500,
@@ -69,6 +73,8 @@ def test_the_figures_come_from_the_facts() -> None:
     assert (summary.live_customers, summary.live_revisits) == (40, 0)
     assert summary.actions == {"allow": 3, "review": 0, "challenge": 1, "block": 1}
     assert summary.throughput.catch_up_events_per_s == 2_500.0
+    assert summary.throughput.catch_up_overlap_seconds == 3.0
+    assert summary.phases == {"history": 11.0, "catch-up": 10.0, "live": 62.0}
     assert summary.throughput.live_events_per_s == pytest.approx(500 / 60, abs=0.1)
     latency = summary.latency
     assert latency is not None
