@@ -471,7 +471,8 @@ def _tables(summary: DemoSummary) -> str:
                 [
                     "throughput deciding the history",
                     f"{t.catch_up_events_per_s:,.0f} events/s ({t.catch_up_events:,} events in "
-                    f"{t.catch_up_seconds:.1f} s)",
+                    f"{t.catch_up_seconds:.1f} s, the first {t.catch_up_overlap_seconds:.1f} s "
+                    "while the history was written)",
                 ],
                 [
                     "throughput live (offered)",

@@ -42,7 +42,8 @@ def render_summary(summary: DemoSummary, console: Console) -> None:
     headline.add_row(
         "throughput",
         f"{t.catch_up_events_per_s:,.0f} events/s deciding the history "
-        f"({t.catch_up_events:,} events, {t.catch_up_seconds:.1f} s); live "
+        f"({t.catch_up_events:,} events, {t.catch_up_seconds:.1f} s, the first "
+        f"{t.catch_up_overlap_seconds:.1f} s while it was written); live "
         f"{t.live_events_per_s or 0:,.0f}/s of {t.live_offered_per_s:,.0f}/s offered",
     )
     headline.add_row(
