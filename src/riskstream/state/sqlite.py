@@ -52,6 +52,8 @@ class SqliteStore(ChangelogStore):
     in between are complete all the same (their changelog records are acknowledged, and the
     commit point in memory moves on); their changes stay cached until written, and a
     restart after a crash replays them from the changelog, from the file's commit point.
+    The first write comes ``partition % write_every`` commits early: the stores of one
+    worker commit together, and would otherwise all write their files in the same commit.
     """
 
     durable: ClassVar[bool] = True
@@ -93,7 +95,7 @@ class SqliteStore(ChangelogStore):
         self._write_every = write_every
         self._unwritten: dict[bytes, Change] = {}
         self._unwritten_point: CommitPoint | None = None
-        self._unwritten_commits = 0
+        self._unwritten_commits = partition % write_every  # see the class docstring
         self._adopt(read_commit(self._conn))
 
     # -- the hot path --------------------------------------------------------------------

@@ -17,6 +17,7 @@ from riskstream.state import (
     StoreLockedError,
     ensure_changelog,
 )
+from riskstream.state.sqlite_db import read_commit
 from tests.unit.state.test_contract import (
     APP,
     CHANGELOG,
@@ -228,7 +229,7 @@ def _crash(store: SqliteStore) -> None:
 def test_commits_between_file_writes_are_served_and_survive_a_crash(
     tmp_path: Path, log: EmbeddedLog
 ) -> None:
-    store = open_store(tmp_path, write_every=3, cache_entries=5)
+    store = open_store(tmp_path, write_every=4, cache_entries=5)  # the first write: 3rd
     for round_ in range(1, 3):  # two commits, neither written to the file yet
         for i in range(50):
             store.put(b"%02d" % i, b"r%d-%d" % (round_, i))
@@ -240,7 +241,7 @@ def test_commits_between_file_writes_are_served_and_survive_a_crash(
     assert store.get(b"02") is None
     assert store.metadata() == {"input": b"2"}
     _crash(store)
-    with open_store(tmp_path, write_every=3) as reopened:
+    with open_store(tmp_path, write_every=4) as reopened:
         assert reopened.metadata() == {}  # the file's commit point: before both commits
         stats = reopened.restore(log)
         assert stats.records == 2 * (50 + 1)  # both commits: 50 changes and a marker each
@@ -251,12 +252,13 @@ def test_commits_between_file_writes_are_served_and_survive_a_crash(
 def test_every_nth_commit_writes_the_file_and_close_writes_the_rest(
     tmp_path: Path, log: EmbeddedLog
 ) -> None:
-    store = open_store(tmp_path / "a", write_every=2)
+    # Partition TASK's first write comes TASK commits early (see the stagger test below).
+    store = open_store(tmp_path / "a", write_every=TASK + 2)
     for round_ in range(1, 4):
         store.put(b"k", b"%d" % round_)
         commit(store, log, {"input": b"%d" % round_})
     _crash(store)  # the second commit was written, the third was not
-    with open_store(tmp_path / "a", write_every=2) as reopened:
+    with open_store(tmp_path / "a", write_every=TASK + 2) as reopened:
         assert reopened.metadata() == {"input": b"2"}
         assert reopened.restore(log).records == 2
         assert state(reopened) == {b"k": b"3"}
@@ -283,6 +285,26 @@ def test_snapshots_and_expiry_see_commits_not_written_yet(tmp_path: Path, log: E
         target.restore_snapshot(buffer)
         assert state(target) == {b"kept": b"2"}
         assert target.metadata() == {"input": b"2"}
+
+
+def test_the_stores_of_a_worker_write_their_files_in_different_commits(
+    tmp_path: Path, log: EmbeddedLog
+) -> None:
+    stores = [
+        SqliteStore(STORE, partition, changelog=CHANGELOG, directory=tmp_path, write_every=4)
+        for partition in range(PARTITIONS)
+    ]
+    written: list[set[int]] = [set() for _ in stores]
+    for round_ in range(1, 9):
+        for partition, store in enumerate(stores):
+            store.put(b"k", b"%d" % round_)
+            commit(store, log, {"input": b"%d" % round_})
+            if read_commit(store._conn) == store.committed:  # white box: the file's point
+                written[partition].add(round_)
+    for store in stores:
+        store.close()
+    assert written[0] == {4, 8}  # every 4th commit
+    assert written[1] == {3, 7}  # the same, one commit earlier
 
 
 def test_write_every_must_be_positive(tmp_path: Path) -> None:

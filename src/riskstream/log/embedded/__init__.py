@@ -6,9 +6,10 @@ writers, and consumer groups coordinate through ``meta.db`` (see ``groups``). A 
 acknowledged only after its batch committed to the WAL, which survives a killed process;
 ``options={"fsync": "always"}`` makes it survive power loss as well.
 
-Topics honour ``retention_ms``/``retention_bytes`` and ``compacted``; producers run that
-maintenance in passing every ``maintenance_interval_ms`` (30 s by default) and
-:meth:`EmbeddedLog.maintain` runs it on demand.
+Topics honour ``retention_ms``/``retention_bytes`` and ``compacted``; producers start that
+maintenance every ``maintenance_interval_ms`` (30 s by default) and run it in passing, in
+short steps spread over their writes (see ``maintenance``); :meth:`EmbeddedLog.maintain`
+runs it on demand.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Retention and compaction of one topic file, one partition per write transaction.
+"""Retention and compaction of one topic file, in short write transactions.
 
 Retention drops a *prefix* of each partition, record by record (Kafka drops whole
 segments, so it keeps a little more): every record before the first one stamped within
@@ -14,20 +14,33 @@ below that end without the records a later one supersedes. Offsets stay sparse, 
 A tombstone (``None`` value) that is a key's latest record is dropped too once older than
 ``delete.retention.ms`` (default 0 here, so the key disappears at the first compaction;
 Kafka's default is a day). The latest record of a live key is never dropped.
+
+A pass is a sequence of steps (:func:`maintenance_steps`), each at most one short
+transaction: retention of one partition, reading a slice of the dirty records, or
+rewriting a slice of the batches. Producers run a pass in passing, a few steps per write,
+so a compaction of a large topic never holds up their writes (or other processes' writes
+to the topic) for long; :func:`maintain_topic` runs one to the end. A pass cut short
+(by a crash, or a topic deleted meanwhile) leaves every batch either as it was or without
+superseded records, and ``cleaned`` where it was: the next pass does the rest. Readers may
+see a partition half compacted, which is still a correct view: every key's latest record
+is kept throughout.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Generator, Iterator
 from operator import itemgetter
 
 from riskstream.log.embedded.db import write_tx
 from riskstream.log.embedded.store import StoredRecord, TopicStore, decode_batch, encode_batch
 from riskstream.log.records import TopicSpec
 
-__all__ = ["maintain_topic"]
+__all__ = ["maintain_topic", "maintenance_steps"]
 
 _timestamp_of = itemgetter(1)
+_STEP_RECORDS = 1_024
+"""Records a compaction step reads or rewrites: about a millisecond's work per transaction."""
 
 
 def maintain_topic(
@@ -38,21 +51,29 @@ def maintain_topic(
     With ``min_interval_ms``, skips the topic when any process maintained it more recently
     (the periodic pass producers run); ``EmbeddedLog.maintain`` always runs.
     """
+    return sum(maintenance_steps(store, spec, now_ms, min_interval_ms=min_interval_ms))
+
+
+def maintenance_steps(
+    store: TopicStore, spec: TopicSpec, now_ms: int, *, min_interval_ms: int = 0
+) -> Generator[int]:
+    """:func:`maintain_topic` one step at a time: each ``next`` runs at most one short
+    transaction and yields the records it removed (it never yields inside a transaction)."""
     if spec.retention_ms is None and spec.retention_bytes is None and not spec.compacted:
-        return 0
+        return
     conn = store.conn
     with write_tx(conn):
         row = conn.execute("SELECT value FROM info WHERE key = 'maintained_ms'").fetchone()
         if min_interval_ms and row is not None and now_ms - int(row[0]) < min_interval_ms:
-            return 0
+            return
         conn.execute("UPDATE info SET value = ? WHERE key = 'maintained_ms'", (now_ms,))
-    removed = 0
+    yield 0
     for part in range(store.partitions):
         with write_tx(conn):
-            removed += _retain(conn, part, spec, now_ms)
-            if spec.compacted:
-                removed += _compact(conn, part, spec, now_ms)
-    return removed
+            removed = _retain(conn, part, spec, now_ms)
+        yield removed
+        if spec.compacted:
+            yield from _compact(conn, part, spec, now_ms)
 
 
 def _retain(conn: sqlite3.Connection, part: int, spec: TopicSpec, now_ms: int) -> int:
@@ -131,12 +152,12 @@ def _drop_before(conn: sqlite3.Connection, part: int, cut: int) -> int:
     return int(removed)
 
 
-def _compact(conn: sqlite3.Connection, part: int, spec: TopicSpec, now_ms: int) -> int:
+def _compact(conn: sqlite3.Connection, part: int, spec: TopicSpec, now_ms: int) -> Iterator[int]:
     row = conn.execute(
         "SELECT next_off, cleaned FROM partitions WHERE part = ?", (part,)
     ).fetchone()
     if row is None:
-        return 0
+        return
     end, cleaned = row
     lag_ms = int(spec.config.get("min.compaction.lag.ms", "0"))
     if lag_ms:
@@ -147,42 +168,88 @@ def _compact(conn: sqlite3.Connection, part: int, spec: TopicSpec, now_ms: int) 
         if young is not None:
             end = young[0]
     if end <= cleaned:
-        return 0
-    latest = _latest_offsets(conn, part, cleaned, end)
+        return
+    # Offsets never change, so a map built over several reads stays right: a record that a
+    # concurrent pass drops meanwhile has a later one of its key, which is kept.
+    latest: dict[bytes | None, int] = {}
+    yield from _latest_offsets(conn, part, cleaned, end, latest)
     tombstone_before = now_ms - int(spec.config.get("delete.retention.ms", "0"))
-    batches = conn.execute(
-        "SELECT id FROM batches WHERE part = ? AND last_off < ? ORDER BY last_off", (part, end)
+    after = -1  # last_off of the last batch looked at
+    while True:
+        with write_tx(conn):
+            removed, after = _compact_slice(conn, part, end, after, latest, tombstone_before)
+        if after < 0:
+            break
+        yield removed
+    with write_tx(conn):
+        conn.execute("UPDATE partitions SET cleaned = MAX(cleaned, ?) WHERE part = ?", (end, part))
+    yield 0
+
+
+def _compact_slice(
+    conn: sqlite3.Connection,
+    part: int,
+    end: int,
+    after: int,
+    latest: dict[bytes | None, int],
+    tombstone_before: int,
+) -> tuple[int, int]:
+    """Rewrite the batches below ``end`` that follow ``after``, about ``_STEP_RECORDS``
+    records' worth; returns the records removed and the last batch's ``last_off`` (``-1``:
+    none was left). A rewrite only lowers a batch's ``last_off``, never below ``after``."""
+    slice_ = conn.execute(
+        "SELECT id, last_off, count FROM batches WHERE part = ? AND last_off > ? "
+        "AND last_off < ? ORDER BY last_off LIMIT ?",
+        (part, after, end, _STEP_RECORDS),
     ).fetchall()
-    removed = 0
-    for (batch_id,) in batches:
+    removed, last, seen = 0, -1, 0
+    for batch_id, last_off, count in slice_:
+        last = last_off
         (data,) = conn.execute("SELECT data FROM batches WHERE id = ?", (batch_id,)).fetchone()
         records = decode_batch(data)
         kept = [r for r in records if _keep(r, latest, tombstone_before)]
-        if len(kept) == len(records):
-            continue
-        removed += len(records) - len(kept)
-        if kept:
-            _rewrite(conn, batch_id, kept)
-        else:
-            conn.execute("DELETE FROM batches WHERE id = ?", (batch_id,))
-    conn.execute("UPDATE partitions SET cleaned = ? WHERE part = ?", (end, part))
-    return removed
+        if len(kept) != len(records):
+            removed += len(records) - len(kept)
+            if kept:
+                _rewrite(conn, batch_id, kept)
+            else:
+                conn.execute("DELETE FROM batches WHERE id = ?", (batch_id,))
+        seen += count
+        if seen >= _STEP_RECORDS:
+            break
+    return removed, last
 
 
 def _latest_offsets(
-    conn: sqlite3.Connection, part: int, start: int, end: int
-) -> dict[bytes | None, int]:
-    latest: dict[bytes | None, int] = {}
-    rows = conn.execute(
-        "SELECT data FROM batches WHERE part = ? AND last_off >= ? AND base_off < ? "
-        "ORDER BY last_off",
-        (part, start, end),
-    ).fetchall()
-    for (data,) in rows:
-        for offset, _ts, key, _value, _headers in decode_batch(data):
-            if start <= offset < end:
-                latest[key] = offset
-    return latest
+    conn: sqlite3.Connection,
+    part: int,
+    start: int,
+    end: int,
+    latest: dict[bytes | None, int],
+) -> Iterator[int]:
+    """Map each key of offsets ``start..end`` to its latest offset, a slice per step."""
+    after = -1
+    while True:
+        rows = conn.execute(
+            "SELECT last_off, data, count FROM batches WHERE part = ? AND last_off >= ? "
+            "AND last_off > ? AND base_off < ? ORDER BY last_off",
+            (part, start, after, end),
+        )
+        seen = 0
+        try:
+            for last_off, data, count in rows:
+                after = last_off
+                for offset, _ts, key, _value, _headers in decode_batch(data):
+                    if start <= offset < end:
+                        latest[key] = offset
+                seen += count
+                if seen >= _STEP_RECORDS:
+                    break
+        finally:
+            rows.close()
+        if seen < _STEP_RECORDS:
+            return
+        yield 0
 
 
 def _keep(record: StoredRecord, latest: dict[bytes | None, int], tombstone_before: int) -> bool:

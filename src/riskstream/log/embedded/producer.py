@@ -21,7 +21,7 @@ import logging
 import sqlite3
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from functools import partial
 from itertools import repeat
 from operator import add, itemgetter
@@ -30,7 +30,7 @@ from riskstream.errors import LogClosedError, LogError, UnknownTopicError
 from riskstream.log.embedded.catalog import Catalog, TopicInfo
 from riskstream.log.embedded.checkpoint import BACKSTOP_WAL_BYTES, Checkpointer
 from riskstream.log.embedded.db import write_tx
-from riskstream.log.embedded.maintenance import maintain_topic
+from riskstream.log.embedded.maintenance import maintenance_steps
 from riskstream.log.embedded.options import EmbeddedOptions
 from riskstream.log.embedded.store import BatchRow, StoredRecord, TopicStore, encode_batch
 from riskstream.log.partitioner import KeyPartitioner
@@ -49,6 +49,11 @@ _Pending = tuple[int | None, bytes | None, bytes | None, int, Headers, DeliveryC
 _ReportBatch = tuple[list[DeliveryReport], DeliveryCallback | list[DeliveryCallback | None]]
 _timestamp_of = itemgetter(1)
 _NO_CALLBACK: tuple[None] = (None,)
+# Maintenance in passing: a pass over a large compacted topic takes seconds of work, so it
+# runs as short slices of steps over the writes that follow, and takes at most a tenth of
+# the producer's time while under way (a write never waits more than about a slice for it).
+_MAINTENANCE_SLICE_NS = 2_000_000
+_MAINTENANCE_SHARE = 10
 
 
 class _TopicGoneError(Exception):
@@ -156,6 +161,8 @@ class EmbeddedProducer:
         interval = options.maintenance_interval_ms
         self._maintenance_ns = interval * 1_000_000 if interval else None
         self._next_maintenance = time.monotonic_ns() + (self._maintenance_ns or 0)
+        self._maintenance: Generator[None] | None = None  # the pass under way
+        self._resume_maintenance = 0  # when its next slice may run
         self._closed = False
 
     def produce(
@@ -242,6 +249,9 @@ class EmbeddedProducer:
             self.flush()
         finally:
             self._closed = True
+            if self._maintenance is not None:
+                self._maintenance.close()
+                self._maintenance = None
             for writer in self._writers.values():
                 writer.store.close()
             self._writers.clear()
@@ -270,9 +280,22 @@ class EmbeddedProducer:
         self._maintain_when_due()
 
     def _maintain_when_due(self) -> None:
-        if self._maintenance_ns is not None and time.monotonic_ns() >= self._next_maintenance:
-            self._next_maintenance = time.monotonic_ns() + self._maintenance_ns
-            self._maintain()
+        if self._maintenance_ns is None:
+            return
+        start = time.monotonic_ns()
+        if self._maintenance is None:
+            if start < self._next_maintenance:
+                return
+            self._next_maintenance = start + self._maintenance_ns
+            self._maintenance = self._maintain()
+        elif start < self._resume_maintenance:
+            return
+        for _ in self._maintenance:
+            now = time.monotonic_ns()
+            if now - start >= _MAINTENANCE_SLICE_NS:
+                self._resume_maintenance = now + (now - start) * (_MAINTENANCE_SHARE - 1)
+                return
+        self._maintenance = None
 
     def _write_reports(self, topic: str, pending: list[_Pending]) -> list[DeliveryReport]:
         """Write ``pending`` and return a report for each (refusals included)."""
@@ -368,14 +391,23 @@ class EmbeddedProducer:
         """Put reports not served because a callback raised back in front, for the next poll."""
         self._reports[:0] = [batch for batch in batches if batch[0]]
 
-    def _maintain(self) -> None:
+    def _maintain(self) -> Generator[None]:
+        """One periodic pass over the topics this producer writes, a step per ``next``."""
         now_ms = _time_ns() // 1_000_000
         interval_ms = self._options.maintenance_interval_ms
-        for writer in list(self._writers.values()):
+        for topic, writer in list(self._writers.items()):
+            steps = maintenance_steps(
+                writer.store, writer.info.spec, now_ms, min_interval_ms=interval_ms
+            )
             try:
-                maintain_topic(writer.store, writer.info.spec, now_ms, min_interval_ms=interval_ms)
+                for _ in steps:
+                    yield
+                    if self._writers.get(topic) is not writer:  # dropped meanwhile
+                        break
             except (LogError, sqlite3.Error) as exc:
                 _log.warning("maintenance of topic %r failed: %s", writer.info.name, exc)
+            finally:
+                steps.close()
 
 
 def _call(
