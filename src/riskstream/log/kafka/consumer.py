@@ -107,6 +107,7 @@ class KafkaConsumer:
         self._reset = auto_offset_reset
         self._subscribed = False
         self._owned: set[TopicPartition] = set()
+        self._disowned = 0  # partitions given up so far: poll() checks whether any went in it
         self._at_end: set[TopicPartition] = set()
         # Offsets chosen by seek(). librdkafka reports no position after a seek until a
         # record arrives, so position() and commit() answer from here meanwhile.
@@ -226,6 +227,7 @@ class KafkaConsumer:
         """Forget ``partitions``; returns those that were paused, for :meth:`_unpause`."""
         paused: list[TopicPartition] = []
         for tp in partitions:
+            self._disowned += tp in self._owned
             self._owned.discard(tp)
             self._at_end.discard(tp)
             self._sought.pop(tp, None)
@@ -270,6 +272,7 @@ class KafkaConsumer:
 
     def poll(self, max_records: int = 1000, timeout: float = 1.0) -> list[Record]:
         consume = self._consume
+        disowned = self._disowned
         try:
             # consume() waits for a *full* batch until its timeout, so take what is ready;
             # only when nothing is, wait for the first message, then sweep up the rest.
@@ -280,6 +283,13 @@ class KafkaConsumer:
                     messages += consume(max_records - 1, 0)
         except KafkaException as exc:
             raise translate(exc, "poll failed", ConsumerError) from exc
+        if self._disowned != disowned:
+            # A rebalance inside the second consume() took partitions away after the first
+            # had fetched from them: those records are the new owner's now (uncommitted here).
+            owned = self._owned
+            messages = [
+                m for m in messages if m.error() is not None or (m.topic(), m.partition()) in owned
+            ]
         records: list[Record] = []
         append = records.append
         at_end = self._at_end
